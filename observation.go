@@ -1,0 +1,188 @@
+package otaudit
+
+import (
+	"net/netip"
+	"time"
+)
+
+// ObservationKind says which of an Observation's detail fields is set.
+type ObservationKind string
+
+const (
+	// KindHost: an address seen on the wire, with the MAC it used.
+	KindHost ObservationKind = "host"
+	// KindFlow: a conversation between a client and a server port,
+	// aggregated over the source (one observation per client, server,
+	// transport, port and application protocol).
+	KindFlow ObservationKind = "flow"
+	// KindOperation: an industrial protocol operation (a Modbus function
+	// code, an S7 job, …) aggregated per client, server, unit and code.
+	KindOperation ObservationKind = "operation"
+	// KindCredential: a login or community string seen in clear.
+	KindCredential ObservationKind = "credential"
+	// KindRemoteSession: an interactive remote-access session.
+	KindRemoteSession ObservationKind = "remote_session"
+	// KindIdentity: what a device says about itself (vendor, model, firmware).
+	KindIdentity ObservationKind = "identity"
+	// KindSecureChannel: how a protocol session is secured (OPC UA
+	// SecurityPolicy, TLS, SNMP version).
+	KindSecureChannel ObservationKind = "secure_channel"
+)
+
+// Observation is one fact a collector saw. Collectors aggregate before they
+// emit: an observation stands for Count packets, PDUs or sessions between
+// FirstSeen and LastSeen, never for a single packet.
+type Observation struct {
+	Kind ObservationKind `json:"kind"`
+	// Source names the collector and its input, e.g. "pcap:plant.pcap".
+	Source    string    `json:"source"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Count     int64     `json:"count,omitempty"`
+	// FirstFrame is the 1-based index, in the source capture, of the first
+	// packet that produced this observation (0 for active collectors).
+	FirstFrame int64 `json:"first_frame,omitempty"`
+
+	Host          *HostSighting   `json:"host,omitempty"`
+	Flow          *Flow           `json:"flow,omitempty"`
+	Operation     *Operation      `json:"operation,omitempty"`
+	Credential    *Credential     `json:"credential,omitempty"`
+	RemoteSession *RemoteSession  `json:"remote_session,omitempty"`
+	Identity      *DeviceIdentity `json:"identity,omitempty"`
+	SecureChannel *SecureChannel  `json:"secure_channel,omitempty"`
+}
+
+// HostSighting is an address seen as the source of traffic.
+type HostSighting struct {
+	IP  netip.Addr `json:"ip"`
+	MAC string     `json:"mac,omitempty"` // lower-case, colon-separated
+	// MACVendor is the OUI registry owner of MAC, if known.
+	MACVendor string `json:"mac_vendor,omitempty"`
+	VLAN      uint16 `json:"vlan,omitempty"`
+	Packets   int64  `json:"packets"`
+	Bytes     int64  `json:"bytes"`
+}
+
+// Transport is the layer-4 protocol of a flow.
+type Transport string
+
+const (
+	TCP Transport = "tcp"
+	UDP Transport = "udp"
+)
+
+// Flow is a conversation from Client to the service at Server:ServerPort.
+type Flow struct {
+	Client     netip.Addr `json:"client"`
+	Server     netip.Addr `json:"server"`
+	Transport  Transport  `json:"transport"`
+	ServerPort uint16     `json:"server_port"`
+	// Protocol is the application protocol, by payload where a decoder
+	// recognised it, else by the well-known port ("modbus", "s7comm",
+	// "telnet", …); empty when unknown.
+	Protocol string `json:"protocol,omitempty"`
+	// ServerAnswered is true when the server sent anything back, so the
+	// service is known to run rather than merely be asked for.
+	ServerAnswered bool  `json:"server_answered"`
+	Connections    int64 `json:"connections,omitempty"`
+	Packets        int64 `json:"packets"`
+	BytesToServer  int64 `json:"bytes_to_server"`
+	BytesToClient  int64 `json:"bytes_to_client"`
+}
+
+// OperationClass groups protocol function codes by what they do to a device.
+type OperationClass string
+
+const (
+	OpRead            OperationClass = "read"
+	OpWrite           OperationClass = "write"
+	OpDiagnostic      OperationClass = "diagnostic"
+	OpIdentify        OperationClass = "identify"
+	OpProgramDownload OperationClass = "program_download"
+	OpProgramUpload   OperationClass = "program_upload"
+	OpModeChange      OperationClass = "mode_change"
+	OpRestart         OperationClass = "restart"
+	OpFile            OperationClass = "file"
+	OpOther           OperationClass = "other"
+)
+
+// Operation is an industrial-protocol request from Client to Server,
+// aggregated per unit and function code.
+type Operation struct {
+	Protocol string     `json:"protocol"`
+	Client   netip.Addr `json:"client"`
+	Server   netip.Addr `json:"server"`
+	// Unit is the Modbus unit ID, DNP3 destination address or similar.
+	Unit     int            `json:"unit"`
+	Function int            `json:"function"`
+	Name     string         `json:"name"`
+	Class    OperationClass `json:"class"`
+	// Requests counts requests; Responses and Exceptions count answers.
+	Requests   int64 `json:"requests"`
+	Responses  int64 `json:"responses"`
+	Exceptions int64 `json:"exceptions"`
+}
+
+// Credential is a login (or community string) seen in clear on the wire.
+// The secret itself is never kept: only a keyed fingerprint, so that reuse
+// can be spotted, and whether it is a known vendor default.
+type Credential struct {
+	Protocol string     `json:"protocol"`
+	Client   netip.Addr `json:"client"`
+	Server   netip.Addr `json:"server"`
+	User     string     `json:"user,omitempty"`
+	// Fingerprint is an HMAC of the secret under the store's own key.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// KnownDefault: the secret matches the embedded default list.
+	KnownDefault bool `json:"known_default"`
+	// Outcome is "success", "failure" or "" when the answer was not seen.
+	Outcome string `json:"outcome,omitempty"`
+	// Detail is protocol specific (e.g. the SNMP version).
+	Detail string `json:"detail,omitempty"`
+}
+
+// RemoteSession is an interactive remote-access session.
+type RemoteSession struct {
+	Protocol      string     `json:"protocol"` // rdp, vnc, ssh, telnet, teamviewer, anydesk, …
+	Client        netip.Addr `json:"client"`
+	Server        netip.Addr `json:"server"`
+	ServerPort    uint16     `json:"server_port"`
+	Start         time.Time  `json:"start"`
+	End           time.Time  `json:"end"`
+	BytesToServer int64      `json:"bytes_to_server"`
+	BytesToClient int64      `json:"bytes_to_client"`
+	// OpenAtEnd: no close was seen before the capture ended.
+	OpenAtEnd bool `json:"open_at_end"`
+	// Encrypted is false for Telnet, VNC without TLS and similar.
+	Encrypted bool `json:"encrypted"`
+	// Detail carries e.g. the RDP cookie user or the SSH software banner.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Duration of the session as seen.
+func (r RemoteSession) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// DeviceIdentity is what a device reports about itself.
+type DeviceIdentity struct {
+	IP          netip.Addr `json:"ip"`
+	Method      string     `json:"method"` // "modbus-fc43", "snmp-sysdescr", …
+	Vendor      string     `json:"vendor,omitempty"`
+	ProductCode string     `json:"product_code,omitempty"`
+	Model       string     `json:"model,omitempty"`
+	Name        string     `json:"name,omitempty"`
+	Firmware    string     `json:"firmware,omitempty"`
+	Serial      string     `json:"serial,omitempty"`
+}
+
+// SecureChannel records how a protocol session between Client and Server
+// is protected.
+type SecureChannel struct {
+	Protocol string     `json:"protocol"`
+	Client   netip.Addr `json:"client"`
+	Server   netip.Addr `json:"server"`
+	// Policy is e.g. the OPC UA SecurityPolicyUri or the SNMP version.
+	Policy   string `json:"policy"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// Protected is false when the traffic is neither signed nor encrypted.
+	Protected bool `json:"protected"`
+}

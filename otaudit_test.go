@@ -1,0 +1,101 @@
+package otaudit
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2")
+	type cfg struct{ Password Secret }
+	b, err := json.Marshal(cfg{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{string(b), fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s)} {
+		if strings.Contains(out, "hunter2") {
+			t.Fatalf("secret leaked: %s", out)
+		}
+	}
+	if s.Reveal() != "hunter2" {
+		t.Fatal("Reveal lost the value")
+	}
+}
+
+func TestCredentialJudge(t *testing.T) {
+	j := CredentialJudge{Key: []byte("k1"), Defaults: map[string][]string{"snmp": {"public"}, "": {"admin"}}}
+	fp1, def := j.Judge("snmp", []byte("public"))
+	if !def || !strings.HasPrefix(fp1, "hmac-sha256:") || strings.Contains(fp1, "public") {
+		t.Fatalf("snmp public: fp=%s default=%v", fp1, def)
+	}
+	if _, def := j.Judge("telnet", []byte("public")); def {
+		t.Fatal("public is an SNMP default, not a login default")
+	}
+	if _, def := j.Judge("telnet", []byte("admin")); !def {
+		t.Fatal("admin is a login default for every protocol")
+	}
+	fp2, _ := j.Judge("ftp", []byte("public"))
+	if fp1 != fp2 {
+		t.Fatal("the same secret must give the same fingerprint across protocols")
+	}
+	other := CredentialJudge{Key: []byte("k2")}
+	if fp3, _ := other.Judge("snmp", []byte("public")); fp3 == fp1 {
+		t.Fatal("fingerprints must depend on the key")
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	for _, s := range []Severity{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical} {
+		got, err := ParseSeverity(strings.ToUpper(s.String()))
+		if err != nil || got != s {
+			t.Fatalf("round trip %v: %v %v", s, got, err)
+		}
+	}
+	if _, err := ParseSeverity("severe"); err == nil {
+		t.Fatal("want error for unknown severity")
+	}
+	if SeverityHigh.Raise(3) != SeverityCritical || SeverityLow.Raise(1) != SeverityMedium {
+		t.Fatal("Raise")
+	}
+}
+
+func TestFindingIDStable(t *testing.T) {
+	a := FindingID("AC-X", "ip:10.0.0.1", "k")
+	if a != FindingID("AC-X", "ip:10.0.0.1", "k") || len(a) != 20 {
+		t.Fatalf("unstable or wrong length: %s", a)
+	}
+	if a == FindingID("AC-X", "ip:10.0.0.1k", "") {
+		t.Fatal("fields must be separated")
+	}
+}
+
+func TestZone(t *testing.T) {
+	z := Zone{
+		CIDRs:            []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")},
+		EngineeringHosts: []netip.Prefix{netip.MustParsePrefix("10.10.1.5/32")},
+		Conduits:         []Conduit{{PeerCIDRs: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}, Protocols: []string{"opcua"}}},
+		Register:         []RegisteredAsset{{IP: netip.MustParseAddr("10.10.0.9"), MAC: "00:11:22:33:44:55"}},
+	}
+	if !z.Contains(netip.MustParseAddr("10.10.3.4")) || z.Contains(netip.MustParseAddr("10.11.0.1")) {
+		t.Fatal("Contains")
+	}
+	if !z.IsEngineeringHost(netip.MustParseAddr("10.10.1.5")) || z.IsEngineeringHost(netip.MustParseAddr("10.10.1.6")) {
+		t.Fatal("IsEngineeringHost")
+	}
+	if _, ok := z.ConduitFor(netip.MustParseAddr("10.20.1.1"), "OPCUA"); !ok {
+		t.Fatal("conduit should allow opcua")
+	}
+	if _, ok := z.ConduitFor(netip.MustParseAddr("10.20.1.1"), "modbus"); ok {
+		t.Fatal("conduit must not allow modbus")
+	}
+	if _, ok := z.Lookup(netip.MustParseAddr("10.10.0.77"), []string{"00:11:22:33:44:55"}); !ok {
+		t.Fatal("lookup by MAC")
+	}
+	var open Zone
+	if !open.Contains(netip.MustParseAddr("8.8.8.8")) || open.Bounded() {
+		t.Fatal("an undeclared zone has everything in scope")
+	}
+}
