@@ -77,7 +77,10 @@ func TestZone(t *testing.T) {
 		CIDRs:            []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")},
 		EngineeringHosts: []netip.Prefix{netip.MustParsePrefix("10.10.1.5/32")},
 		Conduits:         []Conduit{{PeerCIDRs: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}, Protocols: []string{"opcua"}}},
-		Register:         []RegisteredAsset{{IP: netip.MustParseAddr("10.10.0.9"), MAC: "00:11:22:33:44:55"}},
+		Register: []RegisteredAsset{
+			{IP: netip.MustParseAddr("10.10.0.9"), MAC: "00:11:22:33:44:55"},
+			{MAC: "00:11:22:33:44:66"},
+		},
 	}
 	if !z.Contains(netip.MustParseAddr("10.10.3.4")) || z.Contains(netip.MustParseAddr("10.11.0.1")) {
 		t.Fatal("Contains")
@@ -91,8 +94,16 @@ func TestZone(t *testing.T) {
 	if _, ok := z.ConduitFor(netip.MustParseAddr("10.20.1.1"), "modbus"); ok {
 		t.Fatal("conduit must not allow modbus")
 	}
-	if _, ok := z.Lookup(netip.MustParseAddr("10.10.0.77"), []string{"00:11:22:33:44:55"}); !ok {
-		t.Fatal("lookup by MAC")
+	if _, ok := z.Lookup(netip.MustParseAddr("10.10.0.9"), nil); !ok {
+		t.Fatal("lookup by IP")
+	}
+	if _, ok := z.Lookup(netip.MustParseAddr("10.10.0.77"), []string{"00:11:22:33:44:66"}); !ok {
+		t.Fatal("lookup of a MAC-only entry")
+	}
+	// Routed traffic: a remote address carrying a registered device's MAC
+	// is not that device.
+	if _, ok := z.Lookup(netip.MustParseAddr("192.168.1.7"), []string{"00:11:22:33:44:55"}); ok {
+		t.Fatal("a MAC must not match an entry that names another IP")
 	}
 	var open Zone
 	if !open.Contains(netip.MustParseAddr("8.8.8.8")) || open.Bounded() {

@@ -122,18 +122,25 @@ func (z *Zone) InAnyConduit(peer netip.Addr) bool {
 	return false
 }
 
-// Lookup finds the register entry for an asset by MAC, then by IP.
+// Lookup finds the register entry for an asset. An entry with an IP
+// matches that IP only; an entry with just a MAC (a DHCP device) matches the
+// MAC. Matching a MAC against an entry that names an IP would be wrong for
+// routed traffic, where every remote address carries the router's MAC.
 func (z *Zone) Lookup(ip netip.Addr, macs []string) (RegisteredAsset, bool) {
+	ip = ip.Unmap()
 	for _, r := range z.Register {
-		for _, m := range macs {
-			if r.MAC != "" && strings.EqualFold(r.MAC, m) {
-				return r, true
-			}
+		if r.IP.IsValid() && r.IP == ip {
+			return r, true
 		}
 	}
 	for _, r := range z.Register {
-		if r.IP.IsValid() && r.IP == ip.Unmap() {
-			return r, true
+		if r.IP.IsValid() || r.MAC == "" {
+			continue
+		}
+		for _, m := range macs {
+			if strings.EqualFold(r.MAC, m) {
+				return r, true
+			}
 		}
 	}
 	return RegisteredAsset{}, false
