@@ -1,0 +1,39 @@
+# otaudit — build, test, demo. `make demo` and `make test` are the front door.
+GO      ?= go
+BIN     := bin/otaudit
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build test demo bench lint fuzz clean
+
+all: lint test build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/otaudit
+
+test:
+	$(GO) test -count=1 ./...
+
+# Scans a capture the project generates itself, with the embedded demo zone.
+demo: build
+	./$(BIN) demo --dir demo-out
+
+# Store ingest and query benchmarks, plus passive analysis throughput.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./store/ ./collectors/pcap/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Short runs of every native fuzz target (FUZZTIME each); see README for longer runs.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin demo-out

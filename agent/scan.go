@@ -1,0 +1,243 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/checks"
+	"github.com/otaudit/otaudit/collectors/pcap"
+	"github.com/otaudit/otaudit/configs"
+	"github.com/otaudit/otaudit/store"
+)
+
+// ScanRequest says what one scan reads.
+type ScanRequest struct {
+	// Pcaps are capture files or directories of captures; empty means the
+	// configuration's capture files.
+	Pcaps []string
+	// Mode is recorded on the scan: "passive" (default) or "demo".
+	Mode string
+}
+
+// ScanResult is what one scan produced, as committed to the store.
+type ScanResult struct {
+	Scan   otaudit.Scan
+	Zone   otaudit.Zone
+	Assets []otaudit.Asset
+	Report checks.Report
+	Score  otaudit.ZoneScore
+}
+
+// SourceError is a capture that could not be analysed; the scan goes on
+// with the others and reports every one at the end.
+type SourceError struct{ Errs []error }
+
+func (e *SourceError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (e *SourceError) Unwrap() []error { return e.Errs }
+
+// Scan reads the requested captures, evaluates the zone and commits the
+// scan. A source that fails is reported (SourceError) after everything else
+// was committed; a scan that read nothing at all fails with ErrNothingRead.
+func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) {
+	log := a.logger()
+	zone, err := a.Zone()
+	if err != nil {
+		return nil, err
+	}
+	sources := req.Pcaps
+	if len(sources) == 0 {
+		sources = a.config().Capture.Files
+	}
+	if len(sources) == 0 {
+		return nil, fmt.Errorf("scan zone %s: nothing to read: give --pcap FILE or list capture files in the configuration", zone.Name)
+	}
+	mode := req.Mode
+	if mode == "" {
+		mode = "passive"
+	}
+
+	scan := otaudit.Scan{Zone: zone.Name, Mode: mode, Started: a.now(), Sources: sources}
+	var key []byte
+	if err := a.withStore(ctx, func(db *store.DB) error {
+		var err error
+		if key, err = db.CredentialKey(); err != nil {
+			return err
+		}
+		return db.BeginScan(ctx, &scan)
+	}); err != nil {
+		return nil, err
+	}
+	log = log.With("scan", scan.ID, "zone", zone.Name)
+	log.Info("scan started", "sources", len(sources))
+	if a.afterBegin != nil {
+		a.afterBegin()
+	}
+
+	judge := otaudit.CredentialJudge{Key: key, Defaults: configs.DefaultCredentials()}
+	obs, read, srcErrs, interrupted := a.collectCaptures(ctx, sources, judge, &scan)
+
+	res := &ScanResult{Zone: zone}
+	res.Assets = BuildInventory(&zone, obs)
+	collected := map[string]bool{}
+	if read > 0 {
+		collected["pcap"] = true
+	}
+	res.Report = checks.Evaluate(checks.Input{Zone: zone, Assets: res.Assets, Observations: obs, Collected: collected})
+	res.Score = checks.Score(zone, res.Report, scan.ID)
+
+	scan.Stats.Observations = int64(len(obs))
+	scan.Stats.Assets = int64(len(res.Assets))
+	scan.Stats.Findings = int64(len(res.Report.Findings))
+	scan.Finished = a.now()
+	switch {
+	case read == 0 && interrupted == nil:
+		scan.Status = otaudit.ScanFailed
+		scan.Error = ErrNothingRead.Error()
+	case interrupted != nil:
+		scan.Status = otaudit.ScanIncomplete
+		scan.Error = "interrupted: " + interrupted.Error()
+	case len(srcErrs) > 0:
+		scan.Status = otaudit.ScanIncomplete
+		scan.Error = fmt.Sprintf("%d source(s) could not be read", len(srcErrs))
+	default:
+		scan.Status = otaudit.ScanComplete
+	}
+
+	// The results are committed even when the caller gave up: Ctrl-C must
+	// not throw away what was already analysed.
+	commitCtx := context.WithoutCancel(ctx)
+	if err := a.withStore(commitCtx, func(db *store.DB) error {
+		if read > 0 {
+			if err := db.AddObservations(commitCtx, scan.ID, obs); err != nil {
+				return err
+			}
+			if err := db.UpsertAssets(commitCtx, scan.ID, res.Assets); err != nil {
+				return err
+			}
+			if err := db.RecordFindings(commitCtx, scan.ID, res.Report.Findings); err != nil {
+				return err
+			}
+			if err := db.PutScores(commitCtx, scan.ID, []otaudit.ZoneScore{res.Score}); err != nil {
+				return err
+			}
+		}
+		return db.FinishScan(commitCtx, &scan)
+	}); err != nil {
+		return nil, fmt.Errorf("scan %d: commit: %w", scan.ID, err)
+	}
+	res.Scan = scan
+	log.Info("scan finished", "status", scan.Status, "packets", scan.Stats.Packets,
+		"assets", len(res.Assets), "findings", len(res.Report.Findings))
+
+	switch {
+	case interrupted != nil:
+		return res, interrupted
+	case read == 0:
+		if len(srcErrs) > 0 {
+			return res, fmt.Errorf("%w: %w", ErrNothingRead, &SourceError{Errs: srcErrs})
+		}
+		return res, ErrNothingRead
+	case len(srcErrs) > 0:
+		return res, &SourceError{Errs: srcErrs}
+	}
+	return res, nil
+}
+
+// collectCaptures analyses every capture in sources. It returns the
+// observations, how many captures yielded packets, the errors of sources
+// that failed, and the context error if the scan was interrupted.
+func (a *Agent) collectCaptures(ctx context.Context, sources []string, judge otaudit.CredentialJudge, scan *otaudit.Scan) (obs []otaudit.Observation, read int, srcErrs []error, interrupted error) {
+	log := a.logger()
+	for _, src := range sources {
+		files, explicit, err := expandSource(src)
+		if err != nil {
+			srcErrs = append(srcErrs, err)
+			scan.Warnings = append(scan.Warnings, err.Error())
+			continue
+		}
+		for _, file := range files {
+			if err := ctx.Err(); err != nil {
+				return obs, read, srcErrs, err
+			}
+			r, err := pcap.AnalyzeFile(ctx, file, pcap.Options{Judge: judge, Logger: log})
+			if r != nil {
+				scan.Stats.Packets += r.Stats.Packets
+				scan.Stats.Bytes += r.Stats.Bytes
+				scan.Stats.DecodeErrors += r.Stats.DecodeErrors
+				scan.Warnings = append(scan.Warnings, r.Stats.Warnings...)
+				for _, w := range r.Stats.Warnings {
+					log.Warn(w)
+				}
+				if r.Stats.Packets > 0 {
+					read++
+					obs = append(obs, r.Observations...)
+				}
+			}
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return obs, read, srcErrs, ctx.Err()
+			}
+			var ferr *pcap.FormatError
+			if !explicit && errors.As(err, &ferr) {
+				// A directory may hold notes, checksums or other files.
+				msg := fmt.Sprintf("skipped %s: %v", file, err)
+				scan.Warnings = append(scan.Warnings, msg)
+				log.Warn("skipped a file that is not a capture", "file", file, "error", err)
+				continue
+			}
+			srcErrs = append(srcErrs, err)
+			scan.Warnings = append(scan.Warnings, err.Error())
+		}
+	}
+	return obs, read, srcErrs, nil
+}
+
+// expandSource turns a path into the capture files to read: the file
+// itself, or the regular files of a directory in name order (rotated
+// captures are named so that this is time order).
+func expandSource(path string) (files []string, explicit bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("pcap %s: %w", path, unwrapPathError(err))
+	}
+	if !fi.IsDir() {
+		return []string{path}, true, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("pcap %s: read directory: %w", path, unwrapPathError(err))
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, filepath.Join(path, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, false, fmt.Errorf("pcap %s: directory holds no files", path)
+	}
+	return files, false, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
