@@ -464,7 +464,9 @@ func runDemo(ctx context.Context, o *demoOptions) error {
 
 func newConfigCmd(g *globalOptions, io streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with zone configuration files", Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return usageError{errors.New("config: name a subcommand (check)")} }}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{errors.New("config: name a subcommand (check)")}
+		}}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a zone configuration and report every problem at once",
@@ -493,7 +495,9 @@ func newConfigCmd(g *globalOptions, io streams) *cobra.Command {
 
 func newDBCmd(g *globalOptions, io streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "db", Short: "Work with the store file", Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return usageError{errors.New("db: name a subcommand (check)")} }}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{errors.New("db: name a subcommand (check)")}
+		}}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
 		Short: "Verify the store file and mark interrupted scans",
