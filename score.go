@@ -23,6 +23,8 @@ type CheckResult struct {
 	Failing   int        `json:"failing"`
 	// Severity is the worst severity among the check's findings.
 	Severity Severity `json:"severity"`
+	// Reason says why a check was NOT_ASSESSED or NOT_APPLICABLE.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ObjectiveScore is the 0–100 score of one objective in one zone.

@@ -53,6 +53,9 @@ func (e *SourceError) Unwrap() []error { return e.Errs }
 // was committed; a scan that read nothing at all fails with ErrNothingRead.
 func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) {
 	log := a.logger()
+	if _, err := checks.Embedded(); err != nil {
+		return nil, fmt.Errorf("check catalog: %w", err)
+	}
 	zone, err := a.Zone()
 	if err != nil {
 		return nil, err
