@@ -106,8 +106,9 @@ func TestZoneModelMergesInlineAndCSVRegister(t *testing.T) {
 			t.Errorf("register[%d] = %+v\nwant %+v", i, z.Register[i], want[i])
 		}
 	}
-	// Observations carry lower-case colon MACs; the register must match them.
-	if r, ok := z.Lookup(mustAddr(t, "10.99.0.1"), []string{"00:1b:1b:2a:10:11"}); !ok || r.Name != "plc-2" {
+	// Observations carry lower-case colon MACs; a MAC-only register entry
+	// must match them.
+	if r, ok := z.Lookup(mustAddr(t, "10.99.0.1"), []string{"00:80:f4:01:02:04"}); !ok || r.Name != "io-1" {
 		t.Errorf("Lookup by MAC = %+v, %v", r, ok)
 	}
 }

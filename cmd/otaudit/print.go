@@ -213,7 +213,8 @@ func printScore(w io.Writer, s otaudit.ZoneScore) {
 		}
 		band := o.Band
 		if o.Cap != "" {
-			band += "; " + o.Cap
+			// The failing-checks column already names the findings behind the cap.
+			band += " (capped)"
 		}
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d/%d\t%s\n", o.Objective, o.Objective.Title(), score, band,
 			o.Assessed, o.Applicable, dash(strings.Join(failing, ", ")))

@@ -1,0 +1,340 @@
+package pcap
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otaudit/otaudit"
+)
+
+// span is the time and frame range an aggregate covers.
+type span struct {
+	first, last time.Time
+	firstFrame  int64
+	count       int64
+}
+
+func (s *span) add(f *frameInfo) {
+	if s.count == 0 || f.ts.Before(s.first) {
+		s.first = f.ts
+	}
+	if s.count == 0 || f.ts.After(s.last) {
+		s.last = f.ts
+	}
+	if s.count == 0 || f.index < s.firstFrame {
+		s.firstFrame = f.index
+	}
+	s.count++
+}
+
+// --- operations -----------------------------------------------------------
+
+type opKey struct {
+	proto    string
+	cli, srv netip.Addr
+	unit, fn int
+}
+
+type opAgg struct {
+	op otaudit.Operation
+	span
+}
+
+// operation returns the aggregate for (proto, client, server, unit, fn),
+// creating it with name and class; nil when the table is full.
+func (a *analysis) operation(proto string, cli, srv netip.Addr, unit, fn int, name string, class otaudit.OperationClass) *opAgg {
+	k := opKey{proto: proto, cli: cli, srv: srv, unit: unit, fn: fn}
+	o := a.ops[k]
+	if o == nil {
+		if len(a.ops) >= a.maxFlows {
+			a.stats.Evictions++
+			return nil
+		}
+		o = &opAgg{op: otaudit.Operation{Protocol: proto, Client: cli, Server: srv, Unit: unit, Function: fn, Name: name, Class: class}}
+		a.ops[k] = o
+	}
+	return o
+}
+
+// --- identities -----------------------------------------------------------
+
+type identKey struct {
+	ip     netip.Addr
+	method string
+}
+
+type identAgg struct {
+	id otaudit.DeviceIdentity
+	span
+}
+
+// identity merges what a device said about itself: fields already known
+// are kept, new ones filled in (a device answers in several parts).
+func (a *analysis) identity(id otaudit.DeviceIdentity, f *frameInfo) {
+	k := identKey{ip: id.IP, method: id.Method}
+	g := a.idents[k]
+	if g == nil {
+		if len(a.idents) >= a.maxFlows {
+			a.stats.Evictions++
+			return
+		}
+		g = &identAgg{id: otaudit.DeviceIdentity{IP: id.IP, Method: id.Method}}
+		a.idents[k] = g
+	}
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&g.id.Vendor, id.Vendor)
+	fill(&g.id.ProductCode, id.ProductCode)
+	fill(&g.id.Model, id.Model)
+	fill(&g.id.Name, id.Name)
+	fill(&g.id.Firmware, id.Firmware)
+	fill(&g.id.Serial, id.Serial)
+	g.add(f)
+}
+
+// --- credentials ----------------------------------------------------------
+
+type credKey struct {
+	proto, user, fp string
+	cli, srv        netip.Addr
+	detail          string
+}
+
+type credAgg struct {
+	cred             otaudit.Credential
+	success, failure bool
+	span
+}
+
+// credential judges secret (the caller zeroes its copy afterwards) and
+// aggregates the attempt. outcome is "success", "failure" or "".
+func (a *analysis) credential(proto string, cli, srv netip.Addr, user string, secret []byte, outcome, detail string, f *frameInfo) {
+	fp, def := a.judge.Judge(proto, secret)
+	a.judgedCredential(proto, cli, srv, user, fp, def, outcome, detail, f)
+}
+
+// judgedCredential aggregates an attempt whose secret was already judged
+// (dissectors that learn the outcome later keep only the fingerprint).
+func (a *analysis) judgedCredential(proto string, cli, srv netip.Addr, user, fp string, def bool, outcome, detail string, f *frameInfo) {
+	k := credKey{proto: proto, user: user, fp: fp, cli: cli, srv: srv, detail: detail}
+	g := a.creds[k]
+	if g == nil {
+		if len(a.creds) >= a.maxFlows {
+			a.stats.Evictions++
+			return
+		}
+		g = &credAgg{cred: otaudit.Credential{Protocol: proto, Client: cli, Server: srv, User: user, Fingerprint: fp, KnownDefault: def, Detail: detail}}
+		a.creds[k] = g
+	}
+	switch outcome {
+	case "success":
+		g.success = true
+	case "failure":
+		g.failure = true
+	}
+	g.add(f)
+}
+
+// --- secure channels ------------------------------------------------------
+
+type chanKey struct {
+	proto, policy, endpoint string
+	cli, srv                netip.Addr
+}
+
+type chanAgg struct {
+	ch otaudit.SecureChannel
+	span
+}
+
+func (a *analysis) secureChannel(ch otaudit.SecureChannel, f *frameInfo) {
+	k := chanKey{proto: ch.Protocol, policy: ch.Policy, endpoint: ch.Endpoint, cli: ch.Client, srv: ch.Server}
+	g := a.chans[k]
+	if g == nil {
+		if len(a.chans) >= a.maxFlows {
+			a.stats.Evictions++
+			return
+		}
+		g = &chanAgg{ch: ch}
+		a.chans[k] = g
+	}
+	g.add(f)
+}
+
+// --- remote sessions ------------------------------------------------------
+
+// remoteProtocols are the protocols a connection of which is an
+// interactive remote-access session.
+var remoteProtocols = map[string]bool{
+	"rdp": true, "vnc": true, "ssh": true, "telnet": true, "teamviewer": true, "anydesk": true,
+}
+
+type sessionAgg struct {
+	s          otaudit.RemoteSession
+	firstFrame int64
+	packets    int64
+}
+
+func (a *analysis) addSession(c *conn) {
+	if !remoteProtocols[c.protocol] {
+		return
+	}
+	if len(a.sessions) >= a.maxFlows {
+		a.stats.Evictions++
+		return
+	}
+	enc := c.encrypted >= 0 // unknown counts as encrypted unless the protocol says otherwise
+	switch c.protocol {
+	case "telnet":
+		enc = false
+	case "vnc":
+		// RFB is only encrypted when a TLS-style security type was chosen;
+		// without seeing one we do not claim it.
+		enc = c.encrypted > 0
+	}
+	a.sessions = append(a.sessions, sessionAgg{
+		s: otaudit.RemoteSession{
+			Protocol: c.protocol, Client: c.cli, Server: c.srv, ServerPort: c.sport,
+			Start: c.first, End: c.last,
+			BytesToServer: c.bytes[toServer], BytesToClient: c.bytes[toClient],
+			OpenAtEnd: c.t == l4TCP && !c.closed,
+			Encrypted: enc, Detail: c.detail,
+		},
+		firstFrame: c.firstFrame,
+		packets:    c.packets,
+	})
+}
+
+// --- result ---------------------------------------------------------------
+
+// result folds what is still open and returns the observations in a
+// deterministic order: by kind, then by the fields that identify them.
+func (a *analysis) result() *Result {
+	open := make([]*conn, 0, len(a.conns))
+	for _, c := range a.conns {
+		open = append(open, c)
+	}
+	slices.SortFunc(open, func(x, y *conn) int { return cmp.Compare(x.firstFrame, y.firstFrame) })
+	for _, c := range open {
+		a.fold(c)
+	}
+	if a.stats.DecodeErrors > maxListedErrors {
+		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
+	}
+	src := "pcap:" + a.name
+	var obs []sortable
+	base := func(kind otaudit.ObservationKind, sp span) otaudit.Observation {
+		return otaudit.Observation{Kind: kind, Source: src, FirstSeen: sp.first, LastSeen: sp.last, Count: sp.count, FirstFrame: sp.firstFrame}
+	}
+
+	// Hosts: one per (IP, MAC) for senders; addresses only ever seen as a
+	// destination get one MAC-less sighting with zero packets.
+	senders := map[netip.Addr]bool{}
+	for k, h := range a.hosts {
+		senders[k.ip] = true
+		o := base(otaudit.KindHost, span{first: h.first, last: h.last, firstFrame: h.firstFrame, count: h.packets})
+		hs := &otaudit.HostSighting{IP: k.ip, VLAN: h.vlan, Packets: h.packets, Bytes: h.bytes}
+		if k.hasMAC {
+			hs.MAC = macString(k.mac)
+			hs.MACVendor = vendorOf(k.mac)
+		}
+		o.Host = hs
+		obs = append(obs, sortable{o: o, rank: 0, a1: k.ip, s1: hs.MAC})
+	}
+	for ip, s := range a.targets {
+		if senders[ip] {
+			continue
+		}
+		o := base(otaudit.KindHost, span{first: s.first, last: s.last, firstFrame: s.firstFrame})
+		o.Host = &otaudit.HostSighting{IP: ip}
+		obs = append(obs, sortable{o: o, rank: 0, a1: ip})
+	}
+	for _, f := range a.flows {
+		o := base(otaudit.KindFlow, span{first: f.first, last: f.last, firstFrame: f.firstFrame, count: f.flow.Packets})
+		fl := f.flow
+		o.Flow = &fl
+		obs = append(obs, sortable{o: o, rank: 1, a1: fl.Client, a2: fl.Server, s1: string(fl.Transport), n1: int(fl.ServerPort), s2: fl.Protocol})
+	}
+	for _, g := range a.ops {
+		o := base(otaudit.KindOperation, g.span)
+		op := g.op
+		o.Operation = &op
+		obs = append(obs, sortable{o: o, rank: 2, a1: op.Client, a2: op.Server, s1: op.Protocol, n1: op.Unit, n2: op.Function})
+	}
+	for _, g := range a.idents {
+		o := base(otaudit.KindIdentity, g.span)
+		id := g.id
+		o.Identity = &id
+		obs = append(obs, sortable{o: o, rank: 3, a1: id.IP, s1: id.Method})
+	}
+	for _, g := range a.creds {
+		o := base(otaudit.KindCredential, g.span)
+		cr := g.cred
+		switch {
+		case g.success:
+			cr.Outcome = "success"
+		case g.failure:
+			cr.Outcome = "failure"
+		}
+		o.Credential = &cr
+		obs = append(obs, sortable{o: o, rank: 4, a1: cr.Client, a2: cr.Server, s1: cr.Protocol, s2: cr.User + "\x00" + cr.Fingerprint + "\x00" + cr.Detail})
+	}
+	for _, g := range a.chans {
+		o := base(otaudit.KindSecureChannel, g.span)
+		ch := g.ch
+		o.SecureChannel = &ch
+		obs = append(obs, sortable{o: o, rank: 5, a1: ch.Client, a2: ch.Server, s1: ch.Protocol, s2: ch.Policy + "\x00" + ch.Endpoint})
+	}
+	for _, g := range a.sessions {
+		o := base(otaudit.KindRemoteSession, span{first: g.s.Start, last: g.s.End, firstFrame: g.firstFrame, count: g.packets})
+		s := g.s
+		o.RemoteSession = &s
+		obs = append(obs, sortable{o: o, rank: 6, a1: s.Client, a2: s.Server, s1: s.Protocol, n1: int(s.ServerPort), n2: int(g.firstFrame)})
+	}
+	slices.SortFunc(obs, compareSortable)
+	out := make([]otaudit.Observation, len(obs))
+	for i := range obs {
+		out[i] = obs[i].o
+	}
+	return &Result{Source: src, Observations: out, Stats: a.stats}
+}
+
+// sortable carries an observation with the keys it is ordered by.
+type sortable struct {
+	o      otaudit.Observation
+	rank   int
+	a1, a2 netip.Addr
+	s1, s2 string
+	n1, n2 int
+}
+
+func compareSortable(x, y sortable) int {
+	if c := cmp.Compare(x.rank, y.rank); c != 0 {
+		return c
+	}
+	if c := x.a1.Compare(y.a1); c != 0 {
+		return c
+	}
+	if c := x.a2.Compare(y.a2); c != 0 {
+		return c
+	}
+	if c := strings.Compare(x.s1, y.s1); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.n1, y.n1); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.n2, y.n2); c != 0 {
+		return c
+	}
+	if c := strings.Compare(x.s2, y.s2); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.o.FirstFrame, y.o.FirstFrame)
+}

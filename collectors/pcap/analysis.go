@@ -1,0 +1,235 @@
+package pcap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/configs/oui"
+)
+
+const (
+	ctxCheckEvery   = 4096 // packets between context checks
+	sweepEvery      = 8192 // packets between idle sweeps
+	maxListedErrors = 5    // decode errors named one by one in Warnings
+)
+
+// analysis is the state of one capture being read.
+type analysis struct {
+	name     string
+	judge    otaudit.CredentialJudge
+	log      *slog.Logger
+	maxFlows int
+	stats    Stats
+
+	dec *decoder
+	pkt packet
+
+	hosts   map[hostKey]*hostAgg
+	targets map[netip.Addr]*seenAgg // every destination address
+	conns   map[connKey]*conn
+	flows   map[flowKey]*flowAgg
+	ops     map[opKey]*opAgg
+	idents  map[identKey]*identAgg
+	creds   map[credKey]*credAgg
+	chans   map[chanKey]*chanAgg
+	// sessions are appended as connections fold; bounded by maxFlows.
+	sessions []sessionAgg
+
+	unsupportedLinks map[linkType]int64
+	linkSet          bool
+}
+
+func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger, maxFlows int) *analysis {
+	return &analysis{
+		name: name, judge: judge, log: logger, maxFlows: maxFlows,
+		dec:              newDecoder(),
+		hosts:            map[hostKey]*hostAgg{},
+		targets:          map[netip.Addr]*seenAgg{},
+		conns:            map[connKey]*conn{},
+		flows:            map[flowKey]*flowAgg{},
+		ops:              map[opKey]*opAgg{},
+		idents:           map[identKey]*identAgg{},
+		creds:            map[credKey]*credAgg{},
+		chans:            map[chanKey]*chanAgg{},
+		unsupportedLinks: map[linkType]int64{},
+	}
+}
+
+func (a *analysis) warnf(format string, args ...any) {
+	msg := "pcap " + a.name + ": " + fmt.Sprintf(format, args...)
+	a.stats.Warnings = append(a.stats.Warnings, msg)
+	a.log.Warn(msg)
+}
+
+// decodeError counts malformed input; the first few are named in Warnings.
+// msg must never contain payload bytes (they could be a secret).
+func (a *analysis) decodeError(frame int64, msg string) {
+	a.stats.DecodeErrors++
+	if a.stats.DecodeErrors <= maxListedErrors {
+		a.warnf("packet %d: %s", frame, msg)
+	}
+}
+
+func (a *analysis) run(ctx context.Context, src packetSource) error {
+	for {
+		if a.stats.Packets%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				a.warnf("analysis cancelled after %d packets", a.stats.Packets)
+				return err
+			}
+		}
+		data, ci, link, err := src.next()
+		if err != nil {
+			if errors.Is(err, errTruncated) {
+				off := src.offset()
+				a.stats.Truncated, a.stats.TruncatedAt = true, off
+				if a.stats.Packets == 0 {
+					return &FormatError{File: a.name, Reason: fmt.Sprintf("capture truncated at byte %d before any packet was read", off), Offset: off}
+				}
+				a.warnf("capture truncated at byte %d after %d packets; analysed what was read", off, a.stats.Packets)
+				return nil
+			}
+			break // io.EOF
+		}
+		a.stats.Packets++
+		a.stats.Bytes += int64(len(data))
+		ts := ci.Timestamp
+		if a.stats.Packets == 1 || ts.Before(a.stats.FirstPacket) {
+			a.stats.FirstPacket = ts
+		}
+		if ts.After(a.stats.LastPacket) {
+			a.stats.LastPacket = ts
+		}
+		if !a.linkSet {
+			a.stats.LinkType, a.linkSet = linkName(link), true
+		}
+		if !supportedLink(link) {
+			if a.unsupportedLinks[link] == 0 {
+				a.warnf("packet %d: unsupported link type %d (%s); such packets are skipped", a.stats.Packets, int(link), linkName(link))
+			}
+			a.unsupportedLinks[link]++
+			continue
+		}
+		a.packet(link, data, a.stats.Packets, ts, ci.Length)
+		if a.stats.Packets%sweepEvery == 0 {
+			a.sweepIdle(ts)
+		}
+	}
+	if a.stats.Packets > 0 && len(a.unsupportedLinks) > 0 {
+		var n int64
+		for _, c := range a.unsupportedLinks {
+			n += c
+		}
+		if n == a.stats.Packets {
+			l := firstKey(a.unsupportedLinks)
+			return &FormatError{File: a.name, Reason: fmt.Sprintf("unsupported link type %d (%s)", int(l), linkName(l)), Offset: -1}
+		}
+	}
+	return nil
+}
+
+func firstKey(m map[linkType]int64) linkType {
+	var best linkType = 1<<16 - 1
+	for k := range m {
+		best = min(best, k)
+	}
+	return best
+}
+
+// packet analyses one frame.
+func (a *analysis) packet(link linkType, data []byte, index int64, ts time.Time, wireLen int) {
+	p := &a.pkt
+	*p = packet{frame: index, ts: ts, length: wireLen}
+	if err := a.dec.decode(link, data, p); err != nil {
+		a.decodeError(index, "malformed frame: "+err.Error())
+	}
+	if p.arp && p.arpIP.IsValid() && !p.arpIP.IsUnspecified() {
+		a.sawSource(p.arpIP, p.arpMAC, true, p.vlan, index, ts, wireLen)
+	}
+	if !p.hasIP {
+		return
+	}
+	a.sawSource(p.src, p.srcMAC, p.hasMAC, p.vlan, index, ts, wireLen)
+	a.sawTarget(p.dst, index, ts)
+	if p.transport != l4None {
+		a.transportPacket(p)
+	}
+}
+
+// hostKey: one host observation per (IP, MAC) pair.
+type hostKey struct {
+	ip     netip.Addr
+	mac    [6]byte
+	hasMAC bool
+}
+
+type hostAgg struct {
+	vlan        uint16
+	packets     int64
+	bytes       int64
+	first, last time.Time
+	firstFrame  int64
+}
+
+type seenAgg struct {
+	first, last time.Time
+	firstFrame  int64
+}
+
+func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint16, index int64, ts time.Time, n int) {
+	k := hostKey{ip: ip, mac: mac, hasMAC: hasMAC}
+	h := a.hosts[k]
+	if h == nil {
+		if len(a.hosts) >= a.maxFlows {
+			a.stats.Evictions++
+			return
+		}
+		h = &hostAgg{first: ts, last: ts, firstFrame: index}
+		a.hosts[k] = h
+	}
+	if vlan != 0 {
+		h.vlan = vlan
+	}
+	h.packets++
+	h.bytes += int64(n)
+	h.last = ts
+}
+
+func (a *analysis) sawTarget(ip netip.Addr, index int64, ts time.Time) {
+	s := a.targets[ip]
+	if s == nil {
+		if len(a.targets) >= a.maxFlows {
+			a.stats.Evictions++
+			return
+		}
+		a.targets[ip] = &seenAgg{first: ts, last: ts, firstFrame: index}
+		return
+	}
+	s.last = ts
+}
+
+func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
+
+func vendorOf(m [6]byte) string { return oui.Lookup(net.HardwareAddr(m[:])) }
+
+// printable keeps the visible ASCII of a protocol string (banners, cookies,
+// identification objects) so odd bytes cannot corrupt logs or exports.
+func printable(b []byte, limit int) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if sb.Len() >= limit {
+			break
+		}
+		if c >= 0x20 && c < 0x7f {
+			sb.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(sb.String())
+}

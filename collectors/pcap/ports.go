@@ -1,0 +1,77 @@
+package pcap
+
+// wellKnown names the service on a port. It decides a flow's protocol when
+// no payload signature did, and which side is the server when no SYN was
+// seen. TCP and UDP are separate tables because several ports differ.
+var tcpPorts, udpPorts = buildPortTables()
+
+// buildPortTables turns the readable list below into the two maps; they are
+// never written afterwards.
+func buildPortTables() (tcpPorts, udpPorts map[uint16]string) {
+	tcpPorts, udpPorts = map[uint16]string{}, map[uint16]string{}
+	both := func(name string, ports ...uint16) {
+		for _, p := range ports {
+			tcpPorts[p] = name
+			udpPorts[p] = name
+		}
+	}
+	tcp := func(name string, ports ...uint16) {
+		for _, p := range ports {
+			tcpPorts[p] = name
+		}
+	}
+	udp := func(name string, ports ...uint16) {
+		for _, p := range ports {
+			udpPorts[p] = name
+		}
+	}
+	tcp("modbus", 502)
+	tcp("s7comm", 102)
+	both("enip", 44818)
+	udp("cip-io", 2222)
+	both("dnp3", 20000)
+	tcp("iec104", 2404)
+	udp("bacnet", 47808)
+	tcp("opcua", 4840)
+	udp("profinet", 34962, 34963, 34964)
+	udp("snmp", 161)
+	udp("snmp-trap", 162)
+	tcp("telnet", 23)
+	tcp("ftp", 21)
+	tcp("ftp-data", 20)
+	udp("tftp", 69)
+	tcp("ssh", 22)
+	tcp("http", 80, 8080)
+	tcp("https", 443)
+	both("rdp", 3389)
+	tcp("vnc", 5900, 5901, 5902, 5903, 5904, 5905, 5906, 5907, 5908, 5909, 5910)
+	both("teamviewer", 5938)
+	tcp("anydesk", 7070)
+	tcp("smb", 445)
+	both("netbios", 137, 138, 139)
+	both("dns", 53)
+	udp("ntp", 123)
+	udp("syslog", 514)
+	tcp("ldap", 389)
+	tcp("mssql", 1433)
+	tcp("mysql", 3306)
+	udp("ike", 500, 4500)
+	tcp("openvpn", 1194)
+	udp("openvpn", 1194)
+	udp("wireguard", 51820)
+	udp("dhcp", 67, 68)
+	both("llmnr", 5355)
+	udp("mdns", 5353)
+	udp("ssdp", 1900)
+	tcp("mqtt", 1883)
+	tcp("codesys", 2455)
+	udp("fins", 9600)
+	return tcpPorts, udpPorts
+}
+
+func portProtocol(t l4, port uint16) string {
+	if t == l4TCP {
+		return tcpPorts[port]
+	}
+	return udpPorts[port]
+}

@@ -1,0 +1,193 @@
+package pcap
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Bounds of the per-direction reassembly state.
+const (
+	maxStreamBuf  = 8 << 10  // unconsumed bytes kept for a dissector
+	maxHeldSegs   = 8        // out-of-order segments waiting for a hole
+	maxHeldBytes  = 16 << 10 // and their total size
+	maxStreamSkip = 1 << 30  // sanity bound for dissector skip counts
+)
+
+// streamDissector decodes one application protocol from the in-order byte
+// stream of each direction of a TCP connection.
+type streamDissector interface {
+	// data gets in-order bytes of direction d (any unconsumed bytes of the
+	// previous call first) and returns how many it consumed; the rest is
+	// presented again with the next bytes, up to maxStreamBuf.
+	data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) int
+	// gap says bytes of direction d were lost: any partial message is void.
+	gap(a *analysis, c *conn, d dir)
+	// end is called once when the connection leaves the table.
+	end(a *analysis, c *conn)
+}
+
+// datagramDissector decodes one UDP payload.
+type datagramDissector func(a *analysis, c *conn, d dir, b []byte, f *frameInfo)
+
+type heldSegment struct {
+	seq   uint32
+	data  []byte
+	index int64
+	ts    time.Time
+}
+
+// halfStream is one direction of a TCP connection: the next expected
+// sequence number, bytes a dissector has not consumed yet, and a few
+// out-of-order segments waiting for a hole to be filled.
+type halfStream struct {
+	init      bool
+	next      uint32
+	buf       []byte
+	held      []heldSegment
+	heldBytes int
+}
+
+func (h *halfStream) reset() {
+	clear(h.buf)
+	h.buf = h.buf[:0]
+	h.held = nil
+	h.heldBytes = 0
+}
+
+// segment takes one TCP segment of direction d.
+func (h *halfStream) segment(a *analysis, c *conn, d dir, seq uint32, syn bool, payload []byte, f *frameInfo) {
+	if syn {
+		h.init, h.next = true, seq+1
+		seq++
+	}
+	if len(payload) == 0 {
+		return
+	}
+	if !h.init {
+		h.init, h.next = true, seq
+	}
+	diff := int32(seq - h.next)
+	if c.app == nil {
+		// Nobody reads this stream: only keep the sequence number current.
+		if end := seq + uint32(len(payload)); int32(end-h.next) > 0 {
+			h.next = end
+		}
+		return
+	}
+	switch {
+	case diff < 0:
+		if int(-diff) >= len(payload) {
+			return // retransmission of bytes already delivered
+		}
+		payload = payload[-diff:]
+	case diff > 0:
+		if len(h.held) < maxHeldSegs && h.heldBytes+len(payload) <= maxHeldBytes {
+			h.held = append(h.held, heldSegment{seq: seq, data: append([]byte(nil), payload...), index: f.index, ts: f.ts})
+			h.heldBytes += len(payload)
+			return
+		}
+		// The hole is not going to be filled (the capture lost it): give
+		// up on it and go on with what we have.
+		h.flush(a, c, d)
+		if diff = int32(seq - h.next); diff > 0 {
+			c.app.gap(a, c, d)
+			h.dropBuf()
+			h.next = seq
+		} else if int(-diff) >= len(payload) {
+			return
+		} else if diff < 0 {
+			payload = payload[-diff:]
+		}
+	}
+	h.deliver(a, c, d, payload, f)
+	h.drain(a, c, d)
+}
+
+// deliver hands in-order bytes to the dissector.
+func (h *halfStream) deliver(a *analysis, c *conn, d dir, b []byte, f *frameInfo) {
+	h.next += uint32(len(b))
+	if c.app == nil {
+		return
+	}
+	if len(h.buf) == 0 {
+		n := c.app.data(a, c, d, b, f)
+		if n < len(b) {
+			h.buf = append(h.buf, b[n:]...)
+		}
+	} else {
+		h.buf = append(h.buf, b...)
+		n := c.app.data(a, c, d, h.buf, f)
+		rest := copy(h.buf, h.buf[n:])
+		// Consumed bytes may have held a password: do not leave them in
+		// the backing array.
+		clear(h.buf[rest:])
+		h.buf = h.buf[:rest]
+	}
+	if len(h.buf) > maxStreamBuf {
+		a.decodeError(f.index, c.protocol+": message larger than the reassembly bound; skipped")
+		c.app.gap(a, c, d)
+		h.dropBuf()
+	}
+	if len(h.buf) == 0 && cap(h.buf) > 2048 {
+		h.buf = nil
+	}
+}
+
+func (h *halfStream) dropBuf() {
+	clear(h.buf)
+	h.buf = h.buf[:0]
+}
+
+// drain delivers held segments that have become in order.
+func (h *halfStream) drain(a *analysis, c *conn, d dir) {
+	for len(h.held) > 0 {
+		progress := false
+		for i := 0; i < len(h.held); i++ {
+			s := h.held[i]
+			diff := int32(s.seq - h.next)
+			if diff > 0 {
+				continue
+			}
+			h.held = slices.Delete(h.held, i, i+1)
+			h.heldBytes -= len(s.data)
+			i--
+			progress = true
+			if int(-diff) >= len(s.data) {
+				continue
+			}
+			f := c.frameInfo(d, s.index, s.ts)
+			h.deliver(a, c, d, s.data[-diff:], &f)
+		}
+		if !progress {
+			return
+		}
+	}
+}
+
+// flush delivers every held segment in sequence order, declaring a gap in
+// front of each one that does not follow on.
+func (h *halfStream) flush(a *analysis, c *conn, d dir) {
+	if len(h.held) == 0 {
+		return
+	}
+	held := h.held
+	h.held, h.heldBytes = nil, 0
+	slices.SortStableFunc(held, func(x, y heldSegment) int { return cmp.Compare(int32(x.seq-h.next), int32(y.seq-h.next)) })
+	for _, s := range held {
+		diff := int32(s.seq - h.next)
+		if diff > 0 {
+			if c.app != nil {
+				c.app.gap(a, c, d)
+			}
+			h.dropBuf()
+			h.next = s.seq
+			diff = 0
+		}
+		if int(-diff) >= len(s.data) {
+			continue
+		}
+		f := c.frameInfo(d, s.index, s.ts)
+		h.deliver(a, c, d, s.data[-diff:], &f)
+	}
+}
