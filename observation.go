@@ -30,8 +30,10 @@ const (
 )
 
 // Observation is one fact a collector saw. Collectors aggregate before they
-// emit: an observation stands for Count packets, PDUs or sessions between
-// FirstSeen and LastSeen, never for a single packet.
+// emit: an observation stands for everything of its kind between FirstSeen
+// and LastSeen, never for a single packet. Count is the number of packets
+// (hosts, flows, remote sessions, secure channels) or PDUs (operations,
+// credentials) behind it; a RemoteSession observation is always one session.
 type Observation struct {
 	Kind ObservationKind `json:"kind"`
 	// Source names the collector and its input, e.g. "pcap:plant.pcap".

@@ -30,7 +30,7 @@ func (in *Input) sessionGroups(filter sessionFilter) *grouped {
 			continue
 		}
 		x := g.add(inside, r.Protocol+"|"+peer.String(), o)
-		x.count += obsCount(o)
+		x.count++ // one observation is one session; its Count is packets
 		x.crossed = x.crossed || in.crosses(r.Client, r.Server)
 		if d := r.Duration(); d > time.Duration(x.countTag("longest")) {
 			x.setCountTag("longest", int64(d))
@@ -63,11 +63,12 @@ func sessionWords(x *group) (protocol, peer string, longest time.Duration) {
 	return protocol, peer, time.Duration(x.countTag("longest")).Round(time.Second)
 }
 
-func sessionsNoun(n int64) string {
+// sessionsOf says "1 RDP session" or "3 unencrypted Telnet sessions".
+func sessionsOf(n int64, what string) string {
 	if n == 1 {
-		return "1 session"
+		return "1 " + what + " session"
 	}
-	return fmt.Sprintf("%d sessions", n)
+	return fmt.Sprintf("%d %s sessions", n, what)
 }
 
 func evalRAExternalDirect(in *Input) []otaudit.Finding {
@@ -86,8 +87,8 @@ func evalRAExternalDirect(in *Input) []otaudit.Finding {
 	var hits []hit
 	g.each(func(x *group) {
 		protocol, peer, longest := sessionWords(x)
-		s := fmt.Sprintf("%s, outside zone %s, not a jump host and in no conduit that allows %s, opened %s %s directly to %s (longest %s).",
-			peer, in.Zone.Name, protocol, sessionsNoun(x.count), label(protocol), x.asset, longest)
+		s := fmt.Sprintf("%s, outside zone %s, not a jump host and in no conduit that allows %s, opened %s directly to %s (longest %s).",
+			peer, in.Zone.Name, protocol, sessionsOf(x.count, label(protocol)), x.asset, longest)
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs, crossed: true})
 	})
 	return in.findings("AC-RA-EXTERNAL-DIRECT", hits)
@@ -121,8 +122,8 @@ func evalRANotViaJumpHost(in *Input) []otaudit.Finding {
 		if len(in.Zone.JumpHosts) == 0 {
 			why = fmt.Sprintf("and zone %s declares no jump hosts", in.Zone.Name)
 		}
-		s := fmt.Sprintf("%s %s between %s and %s crossed the boundary of zone %s %s (longest %s).",
-			sessionsNoun(x.count), label(protocol), x.asset, peer, in.Zone.Name, why, longest)
+		s := fmt.Sprintf("%s between %s and %s crossed the boundary of zone %s %s (longest %s).",
+			sessionsOf(x.count, label(protocol)), x.asset, peer, in.Zone.Name, why, longest)
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs, crossed: true})
 	})
 	return in.findings("AC-RA-NOT-VIA-JUMPHOST", hits)
@@ -139,8 +140,8 @@ func evalRAUnencrypted(in *Input) []otaudit.Finding {
 		if x.crossed {
 			where = " from outside the zone"
 		}
-		s := fmt.Sprintf("%s opened %s unencrypted %s to %s%s (longest %s); screen, keystrokes and credentials are readable on the path.",
-			peer, sessionsNoun(x.count), label(protocol), x.asset, where, longest)
+		s := fmt.Sprintf("%s opened %s to %s%s (longest %s); screen, keystrokes and credentials are readable on the path.",
+			peer, sessionsOf(x.count, "unencrypted "+label(protocol)), x.asset, where, longest)
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs, crossed: x.crossed})
 	})
 	return in.findings("AC-RA-UNENCRYPTED", hits)
@@ -164,8 +165,8 @@ func evalRASessionExceedsMax(in *Input) []otaudit.Finding {
 		if x.tags["open"] {
 			open = ", still open when the capture ended"
 		}
-		s := fmt.Sprintf("%s kept %s %s to %s open longer than the %s allowed in zone %s (longest %s%s).",
-			peer, sessionsNoun(x.count), label(protocol), x.asset, limit, in.Zone.Name, longest, open)
+		s := fmt.Sprintf("%s kept %s to %s open longer than the %s allowed in zone %s (longest %s%s).",
+			peer, sessionsOf(x.count, label(protocol)), x.asset, limit, in.Zone.Name, longest, open)
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs, crossed: x.crossed})
 	})
 	return in.findings("AC-RA-SESSION-EXCEEDS-MAX", hits)

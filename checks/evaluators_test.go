@@ -534,3 +534,14 @@ func answered(os []otaudit.Observation) []otaudit.Observation {
 	}
 	return os
 }
+
+// A remote-session observation is one session whatever its packet count.
+func TestRemoteSessionsCountSessionsNotPackets(t *testing.T) {
+	s1 := session("rdp", "192.168.50.23", "10.1.0.20", 3389, 31*time.Second, true)
+	s2 := session("rdp", "192.168.50.23", "10.1.0.20", 3389, 5*time.Second, true)
+	s1.Count, s2.Count = 353, 40
+	fs, _, _ := run(t, fixture{zone: cellZone(), obs: []otaudit.Observation{s1, s2}}, "AC-RA-EXTERNAL-DIRECT")
+	if len(fs) != 1 || !strings.Contains(fs[0].Summary, "2 RDP sessions") {
+		t.Fatalf("want one finding about 2 RDP sessions, got %+v", fs)
+	}
+}

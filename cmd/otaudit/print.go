@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -108,7 +109,7 @@ func printAssets(w io.Writer, assets []otaudit.Asset) {
 			zone = "(outside)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(strings.Join(a.MACs, ",")),
-			dash(a.Vendor), dash(a.Model), dash(a.Firmware), dash(a.Role), zone, reg,
+			dash(cmp.Or(a.Vendor, a.MACVendor)), dash(a.Model), dash(a.Firmware), dash(a.Role), zone, reg,
 			dash(services(a.Services)), dash(services(a.Uses)))
 	}
 	tw.Flush()
