@@ -32,8 +32,9 @@ const (
 // Observation is one fact a collector saw. Collectors aggregate before they
 // emit: an observation stands for everything of its kind between FirstSeen
 // and LastSeen, never for a single packet. Count is the number of packets
-// (hosts, flows, remote sessions, secure channels) or PDUs (operations,
-// credentials) behind it; a RemoteSession observation is always one session.
+// (hosts, flows, remote sessions) or of protocol messages (operations,
+// credentials, secure-channel handshakes) behind it; a RemoteSession
+// observation is always one session.
 type Observation struct {
 	Kind ObservationKind `json:"kind"`
 	// Source names the collector and its input, e.g. "pcap:plant.pcap".

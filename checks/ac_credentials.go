@@ -71,7 +71,7 @@ func cleartextLogins(in *Input, protocol string, sessions bool) []hit {
 				continue
 			}
 			x := g.add(r.Server, key, o)
-			x.count += obsCount(o)
+			x.count++ // one observation is one session; its Count is packets
 			x.crossed = x.crossed || in.crosses(r.Client, r.Server)
 			x.tags["session"] = true
 		}
@@ -85,8 +85,8 @@ func cleartextLogins(in *Input, protocol string, sessions bool) []hit {
 		}
 		var s string
 		if x.tags["session"] {
-			s = fmt.Sprintf("%s opened %s %s sessions to %s%s; no login exchange was recognised, but %s carries any login in clear text.",
-				client, times(x.count), label(protocol), x.asset, where, label(protocol))
+			s = fmt.Sprintf("%s opened %s to %s%s; no login exchange was recognised, but %s carries any login in clear text.",
+				client, sessionsOf(x.count, label(protocol)), x.asset, where, label(protocol))
 		} else {
 			s = fmt.Sprintf("%s sent the password of user %q to %s over %s in clear text %s%s (outcome: %s); anyone on the path can read it.",
 				client, user, x.asset, label(protocol), times(x.count), where, strings.Join(tagValues(x.tags, "outcome:"), ", "))
