@@ -53,6 +53,9 @@ type Observation struct {
 	RemoteSession *RemoteSession  `json:"remote_session,omitempty"`
 	Identity      *DeviceIdentity `json:"identity,omitempty"`
 	SecureChannel *SecureChannel  `json:"secure_channel,omitempty"`
+	SNMPAccess    *SNMPAccess     `json:"snmp_access,omitempty"`
+	Endpoint      *Endpoint       `json:"endpoint,omitempty"`
+	LoginProbe    *LoginProbe     `json:"login_probe,omitempty"`
 }
 
 // HostSighting is an address seen as the source of traffic.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecretNeverPrints(t *testing.T) {
@@ -108,5 +109,25 @@ func TestZone(t *testing.T) {
 	var open Zone
 	if !open.Contains(netip.MustParseAddr("8.8.8.8")) || open.Bounded() {
 		t.Fatal("an undeclared zone has everything in scope")
+	}
+}
+
+func TestMaintenanceWindow(t *testing.T) {
+	sat := time.Date(2026, 3, 7, 0, 0, 0, 0, time.UTC) // a Saturday
+	w := MaintenanceWindow{Days: []time.Weekday{time.Saturday}, Start: 2 * time.Hour, End: 6 * time.Hour}
+	if !w.Contains(sat.Add(3*time.Hour)) || w.Contains(sat.Add(7*time.Hour)) || w.Contains(sat.Add(27*time.Hour)) {
+		t.Fatal("Saturday 02:00-06:00")
+	}
+	night := MaintenanceWindow{Days: []time.Weekday{time.Saturday}, Start: 22 * time.Hour, End: 4 * time.Hour}
+	if !night.Contains(sat.Add(23*time.Hour)) || !night.Contains(sat.Add(27*time.Hour)) || night.Contains(sat.Add(3*time.Hour)) {
+		t.Fatal("Saturday 22:00 to Sunday 04:00")
+	}
+	var z Zone
+	if z.InMaintenanceWindow(sat) {
+		t.Fatal("a zone without windows has no approved window")
+	}
+	a := Attestation{Expires: sat}
+	if !a.Valid(sat.Add(-time.Hour)) || a.Valid(sat) {
+		t.Fatal("attestations stop counting when they expire")
 	}
 }

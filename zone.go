@@ -3,6 +3,7 @@ package otaudit
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Zone is an IEC 62443 zone as the agent sees it: what is inside, what it
@@ -31,7 +32,72 @@ type Zone struct {
 	Register []RegisteredAsset `json:"register,omitempty"`
 	// MaxRemoteSessionMinutes bounds remote sessions (0 = not set).
 	MaxRemoteSessionMinutes int `json:"max_remote_session_minutes,omitempty"`
+	// MaintenanceWindows are when remote access, program changes and
+	// active credential checks are approved; none declared means the zone
+	// has no approved window.
+	MaintenanceWindows []MaintenanceWindow `json:"maintenance_windows,omitempty"`
+	// Attestations and compensating countermeasures for requirements the
+	// network cannot show (backup, emergency power, MFA, …).
+	Attestations []Attestation `json:"attestations,omitempty"`
 }
+
+// MaintenanceWindow is a weekly window in UTC, e.g. Sat–Sun 02:00–06:00.
+// End before Start runs past midnight.
+type MaintenanceWindow struct {
+	Days  []time.Weekday `json:"days,omitempty"` // empty: every day
+	Start time.Duration  `json:"start"`          // since midnight
+	End   time.Duration  `json:"end"`
+}
+
+// Contains reports whether t falls in the window.
+func (w MaintenanceWindow) Contains(t time.Time) bool {
+	t = t.UTC()
+	day := t.Weekday()
+	tod := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second
+	if w.End <= w.Start && tod < w.End {
+		// The early-morning part of a window that began the day before.
+		day = (day + 6) % 7
+	} else if w.End > w.Start && (tod < w.Start || tod >= w.End) || w.End <= w.Start && tod < w.Start {
+		return false
+	}
+	if len(w.Days) == 0 {
+		return true
+	}
+	for _, d := range w.Days {
+		if d == day {
+			return true
+		}
+	}
+	return false
+}
+
+// InMaintenanceWindow reports whether t falls in any of the zone's windows.
+func (z *Zone) InMaintenanceWindow(t time.Time) bool {
+	for _, w := range z.MaintenanceWindows {
+		if w.Contains(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Attestation states that a requirement is met (or compensated) on
+// evidence the agent cannot observe. It is always shown with the score and
+// stops counting when it expires.
+type Attestation struct {
+	// Requirement is an SR or RE ID, e.g. "SR 7.3" or "SR 1.1 RE2".
+	Requirement string `json:"requirement"`
+	// Compensating marks a compensating countermeasure rather than an
+	// attestation that the requirement itself is met.
+	Compensating bool      `json:"compensating,omitempty"`
+	Description  string    `json:"description,omitempty"`
+	Evidence     string    `json:"evidence"` // document or ticket reference
+	Approver     string    `json:"approver"`
+	Expires      time.Time `json:"expires"`
+}
+
+// Valid reports whether the attestation still counts at t.
+func (a Attestation) Valid(t time.Time) bool { return a.Expires.IsZero() || t.Before(a.Expires) }
 
 // Conduit is a declared path between this zone and a peer zone.
 type Conduit struct {
