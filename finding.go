@@ -78,6 +78,10 @@ type Finding struct {
 	Status      FindingStatus `json:"status"`
 	// StatusReason says why a finding was accepted or marked false.
 	StatusReason string `json:"status_reason,omitempty"`
+	// StatusBy is who accepted the risk or marked the finding false.
+	StatusBy string `json:"status_by,omitempty"`
+	// StatusUntil is when an accepted risk expires and the finding reopens.
+	StatusUntil time.Time `json:"status_until,omitempty"`
 }
 
 // FindingID derives the stable identity of a finding.

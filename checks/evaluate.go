@@ -23,6 +23,12 @@ type Input struct {
 	// ("baseline", "advisory_db", "eol_db"). The asset register
 	// ("inventory") is present when Zone.Register is non-empty.
 	Collected map[string]bool
+	// Baseline is the zone's approved state, nil when none was set; the
+	// drift checks need it (and Collected["baseline"]).
+	Baseline *otaudit.Baseline
+	// Now is the evaluation time (certificate expiry, attestation expiry,
+	// accepted risks); zero means the latest evidence time.
+	Now time.Time
 
 	idx  *index
 	defs *Definitions
