@@ -30,6 +30,8 @@ type CheckResult struct {
 // ObjectiveScore is the 0–100 score of one objective in one zone.
 type ObjectiveScore struct {
 	Objective Objective `json:"objective"`
+	// SubObjective is set on sub-objective scores ("AC 3").
+	SubObjective string `json:"sub_objective,omitempty"`
 	// Score is nil-equivalent (-1) when nothing was assessed.
 	Score int `json:"score"`
 	// Band is good, acceptable, weak, poor, "insufficient evidence" or
@@ -55,6 +57,22 @@ type FRLevel struct {
 	DefiniteGap  int      `json:"definite_gap"`
 	PotentialGap int      `json:"potential_gap"`
 	Failed       []string `json:"failed,omitempty"` // SR/RE IDs disproved
+	// Attested are met by a valid attestation; Compensated failed but are
+	// covered by a compensating countermeasure; Expired had an attestation
+	// that no longer counts. All are shown, never hidden.
+	Attested    []string `json:"attested,omitempty"`
+	Compensated []string `json:"compensated,omitempty"`
+	Expired     []string `json:"expired,omitempty"`
+}
+
+// BacklogItem is one disproved requirement the zone must fix to reach its
+// target, in the order to fix them.
+type BacklogItem struct {
+	FR          FR       `json:"fr"`
+	Requirement string   `json:"requirement"`
+	Level       int      `json:"level"`
+	Severity    Severity `json:"severity"`
+	Checks      []string `json:"checks"`
 }
 
 // ZoneScore is the scoring of one zone after a scan.
@@ -64,4 +82,11 @@ type ZoneScore struct {
 	Objectives []ObjectiveScore `json:"objectives"`
 	FRs        []FRLevel        `json:"frs,omitempty"`
 	Results    []CheckResult    `json:"results"`
+	// SubObjectives are the scores per sub-objective ("AC 1", "AC 3", …).
+	SubObjectives []ObjectiveScore `json:"sub_objectives,omitempty"`
+	// Backlog lists the FAILED requirements at or below SL-T, worst first.
+	Backlog []BacklogItem `json:"backlog,omitempty"`
+	// Attestations are the zone's attestations and compensating
+	// countermeasures as they were applied (expired ones included).
+	Attestations []Attestation `json:"attestations,omitempty"`
 }
