@@ -344,6 +344,9 @@ func evidenceOf(o otaudit.Observation) otaudit.Evidence {
 			e.Detail += " endpoint " + s.Endpoint
 		}
 	default:
+		if active, ok := describeActive(o); ok {
+			return active
+		}
 		e.Detail = "observation without detail"
 	}
 	return e

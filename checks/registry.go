@@ -32,30 +32,51 @@ var rules = map[string]rule{
 	"AC-CLEARTEXT-LOGIN-SNMP":           {scopeZoneAssets, evalCleartextSNMP},
 	"AC-DEFAULT-CREDENTIAL-OBSERVED":    {scopeZoneAssets, evalDefaultCredential},
 	"AC-SHARED-CREDENTIAL-MANY-DEVICES": {scopeZoneAssets, evalSharedCredential},
+	"AC-DEFAULT-SNMP-COMMUNITY":         {scopeSNMPCommunityProbed, evalDefaultSNMPCommunity},
+	"AC-SNMP-WRITE-COMMUNITY":           {scopeSNMPCommunityProbed, evalSNMPWriteCommunity},
+	"AC-SNMPV3-WEAK-SECURITY-LEVEL":     {scopeSNMPv3Probed, evalSNMPv3WeakLevel},
+	"AC-OPCUA-ANONYMOUS-ACCESS":         {scopeOPCUAProbed, evalOPCUAAnonymousAccess},
+	"AC-OPCUA-DEFAULT-CREDENTIALS":      {scopeOPCUAProbed, evalOPCUADefaultCredentials},
+	"AC-OPCUA-USERTOKEN-UNPROTECTED":    {scopeOPCUAProbed, evalOPCUAUserTokenUnprotected},
+	"AC-SHARED-ACCOUNT-MANY-USERS":      {scopeAccountServers, evalSharedAccount},
 	// AC 2 use control
 	"AC-MODBUS-WRITE-UNAUTHORIZED-SOURCE": {scopeModbusServers, evalModbusWrite},
 	"AC-ICS-WRITE-UNAUTHORIZED-SOURCE":    {scopeControlTargets, evalICSWrite},
 	"AC-PLC-PROGRAM-DOWNLOAD":             {scopeControlTargets, evalProgramDownload},
 	"AC-PLC-MODE-CHANGE":                  {scopeControlTargets, evalModeChange},
 	"AC-ENGINEERING-SESSION-FROM-NON-EWS": {scopeControlTargets, evalProgramUpload},
+	"AC-OPCUA-ANONYMOUS-WRITE":            {scopeOPCUAProbed, evalOPCUAAnonymousWrite},
 	// AC 3 remote access
-	"AC-RA-EXTERNAL-DIRECT":     {scopeBoundedOTZone, evalRAExternalDirect},
-	"AC-RA-NOT-VIA-JUMPHOST":    {scopeBoundedZone, evalRANotViaJumpHost},
-	"AC-RA-UNENCRYPTED":         {scopeZoneAssets, evalRAUnencrypted},
-	"AC-RA-SESSION-EXCEEDS-MAX": {scopeZoneAssets, evalRASessionExceedsMax},
-	"AC-RA-UNAPPROVED-TOOL":     {scopeZoneAssets, evalRAUnapprovedTool},
-	"AC-RA-ROGUE-VPN-ENDPOINT":  {scopeZoneAssets, evalRARogueVPN},
+	"AC-RA-EXTERNAL-DIRECT":         {scopeBoundedOTZone, evalRAExternalDirect},
+	"AC-RA-NOT-VIA-JUMPHOST":        {scopeBoundedZone, evalRANotViaJumpHost},
+	"AC-RA-UNENCRYPTED":             {scopeZoneAssets, evalRAUnencrypted},
+	"AC-RA-SESSION-EXCEEDS-MAX":     {scopeZoneAssets, evalRASessionExceedsMax},
+	"AC-RA-UNAPPROVED-TOOL":         {scopeZoneAssets, evalRAUnapprovedTool},
+	"AC-RA-ROGUE-VPN-ENDPOINT":      {scopeZoneAssets, evalRARogueVPN},
+	"AC-RA-OUTSIDE-APPROVED-WINDOW": {scopeMaintenanceWindows, evalRAOutsideWindow},
 	// AC 4 network access
 	"AC-FLOW-UNDECLARED-CONDUIT":      {scopeBoundedZone, evalUndeclaredConduit},
 	"AC-PROTOCOL-NOT-ALLOWED-IN-ZONE": {scopeAllowList, evalProtocolNotAllowed},
 	"AC-OT-INTERNET-COMMUNICATION":    {scopeZoneAssets, evalInternetCommunication},
+	"AC-GENERAL-PURPOSE-COMMS-IN-OT":  {scopeZoneAssets, evalGeneralPurposeComms},
 	// DC
-	"DC-OPCUA-SECURITYPOLICY-NONE": {scopeOPCUAServers, evalOPCUAPolicyNone},
+	"DC-OPCUA-SECURITYPOLICY-NONE":        {scopeOPCUAServers, evalOPCUAPolicyNone},
+	"DC-OPCUA-MESSAGEMODE-SIGN-ONLY":      {scopeOPCUAProbed, evalOPCUASignOnly},
+	"DC-OPCUA-DEPRECATED-POLICY":          {scopeOPCUAAnyServers, evalOPCUADeprecatedPolicy},
+	"DC-OPCUA-CERT-EXPIRED-OR-INVALID":    {scopeOPCUACertificates, evalOPCUACertExpired},
+	"DC-OPCUA-CERT-SELF-SIGNED":           {scopeOPCUACertificates, evalOPCUACertSelfSigned},
+	"DC-OPCUA-CERT-WEAK-CRYPTO":           {scopeOPCUACertificates, evalOPCUACertWeakCrypto},
+	"DC-SNMPV3-NO-PRIVACY":                {scopeSNMPv3Agents, evalSNMPv3NoPrivacy},
+	"DC-TFTP-CONFIG-OR-FIRMWARE-TRANSFER": {scopeControllers, evalTFTPTransfer},
 	// AM
 	"AM-UNKNOWN-DEVICE":    {scopeRegisteredZone, evalUnknownDevice},
 	"AM-NO-IDENTIFICATION": {scopeUnicastAssets, evalNoIdentification},
 	"AM-REGISTER-MISMATCH": {scopeRegisteredAssets, evalRegisterMismatch},
 	"AM-DUPLICATE-IP":      {scopeZoneAssets, evalDuplicateIP},
+	"AM-DUPLICATE-MAC":     {scopeMACAssets, evalDuplicateMAC},
+	// AM drift against the zone's baseline (am_baseline.go)
+	"AM-FIRMWARE-CHANGED":          {scopeBaselinedAssets, evalFirmwareChanged},
+	"AM-NEW-DEVICE-SINCE-BASELINE": {scopeBaselineZone, evalNewDeviceSinceBaseline},
 	// SI
 	"SI-INSECURE-MGMT-SERVICE-FIELD-DEVICE": {scopeControllers, evalInsecureMgmtService},
 	"SI-UNNECESSARY-SERVICE":                {scopeControllers, evalUnnecessaryService},
@@ -63,6 +84,8 @@ var rules = map[string]rule{
 	// IM
 	"IM-LOGIN-BRUTEFORCE":    {scopeZoneAssets, evalLoginBruteforce},
 	"IM-RECON-SCAN-DETECTED": {scopeZoneAssets, evalReconScan},
+	"IM-NO-LOG-FORWARDING":   {scopeLogSources, evalNoLogForwarding},
+	"IM-NO-TIME-SYNC":        {scopeTimeSync, evalNoTimeSync},
 }
 
 // Evaluators lists the IDs of the checks that have an evaluator, sorted.

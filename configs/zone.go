@@ -43,6 +43,10 @@ type ZoneConfig struct {
 	// AssetRegisterCSV is the register file, resolved against the
 	// configuration's directory; "" when none.
 	AssetRegisterCSV string `json:"asset_register_csv,omitempty" yaml:"asset_register_csv,omitempty"`
+	// Attestations and compensating countermeasures for requirements the
+	// network cannot show; IDs are checked for shape here and against the
+	// requirement table by package checks.
+	Attestations []otaudit.Attestation `json:"attestations,omitempty" yaml:"attestations,omitempty"`
 
 	origins zoneOrigins
 }
@@ -110,6 +114,7 @@ func (d *configDecoder) zone(n *yaml.Node, field string, z *ZoneConfig) {
 				}
 			})
 		},
+		"attestations": func(n *yaml.Node, f string) { z.Attestations = d.attestations(n, f) },
 		"asset_register_csv": func(n *yaml.Node, f string) {
 			z.AssetRegisterCSV = d.path(n, f)
 			if s := d.resolve(n, f); s != nil {
@@ -362,5 +367,7 @@ func (c *Config) ZoneModel() (otaudit.Zone, error) {
 		Conduits:                conduits,
 		Register:                register,
 		MaxRemoteSessionMinutes: z.MaxRemoteSessionMinutes,
+		MaintenanceWindows:      zoneWindows(c.Schedule.MaintenanceWindows),
+		Attestations:            slices.Clone(z.Attestations),
 	}, nil
 }

@@ -24,6 +24,9 @@ type FindingFilter struct {
 	AssetKey    string
 	// Since keeps findings with LastSeen >= Since.
 	Since time.Time
+	// Now is the time an accepted risk's expiry is judged against (see
+	// Findings); zero means the store's clock.
+	Now time.Time
 }
 
 func (f FindingFilter) match(x *otaudit.Finding) bool {
@@ -39,9 +42,11 @@ func (f FindingFilter) match(x *otaudit.Finding) bool {
 // RecordFindings upserts fs by Finding.ID (derived with otaudit.FindingID
 // when empty). For a finding already stored it keeps the earliest FirstSeen
 // and the latest LastSeen, keeps a status of accepted or false_positive
-// with its reason, reopens a resolved one, and replaces every other field.
-// A new finding starts open. Either way one FindingEvent for scanID is
-// appended to the finding's history.
+// with its reason, owner and expiry, reopens a resolved one (noting so in
+// the history), and replaces every other field. A new finding starts open.
+// Either way one FindingEvent for scanID is appended to the finding's
+// history. An accepted risk whose expiry has passed stays accepted here:
+// ApplyScanLifecycle, which the scan's commit runs next, reopens it.
 func (db *DB) RecordFindings(ctx context.Context, scanID uint64, fs []otaudit.Finding) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: record findings of scan %d: %w", db.path, scanID, err)
@@ -63,20 +68,24 @@ func (db *DB) RecordFindings(ctx context.Context, scanID uint64, fs []otaudit.Fi
 			if err != nil {
 				return err
 			}
-			f.Status, f.StatusReason = otaudit.StatusOpen, ""
+			f.Status, f.StatusReason, f.StatusBy, f.StatusUntil = otaudit.StatusOpen, "", "", time.Time{}
+			note := ""
 			if found {
 				f.FirstSeen = earliest(old.FirstSeen, f.FirstSeen)
 				if old.LastSeen.After(f.LastSeen) {
 					f.LastSeen = old.LastSeen
 				}
-				if old.Status == otaudit.StatusAcceptedRisk || old.Status == otaudit.StatusFalsePositive {
-					f.Status, f.StatusReason = old.Status, old.StatusReason
+				switch old.Status {
+				case otaudit.StatusAcceptedRisk, otaudit.StatusFalsePositive:
+					f.Status, f.StatusReason, f.StatusBy, f.StatusUntil = old.Status, old.StatusReason, old.StatusBy, old.StatusUntil
+				case otaudit.StatusResolved:
+					note = fmt.Sprintf("reopened: seen again by scan %d", scanID)
 				}
 			}
 			if err := putFinding(tx, &f, old, found); err != nil {
 				return err
 			}
-			ev := otaudit.FindingEvent{ScanID: scanID, Time: now, Status: f.Status, Severity: f.Severity}
+			ev := otaudit.FindingEvent{ScanID: scanID, Time: now, Status: f.Status, Severity: f.Severity, Note: note}
 			if err := appendEvent(tx, f.ID, &ev); err != nil {
 				return err
 			}
@@ -85,34 +94,14 @@ func (db *DB) RecordFindings(ctx context.Context, scanID uint64, fs []otaudit.Fi
 	})
 }
 
-// SetFindingStatus is the triage API: it sets a finding's status (accepted,
-// false_positive, resolved or open) and reason, and appends an event (scan
-// 0, with the reason as note) to its history.
+// SetFindingStatus sets a finding's status (accepted, false_positive,
+// resolved or open) and reason, and appends an event (scan 0, with the
+// reason as note) to its history. It is the bare form of
+// ChangeFindingStatus, which triage from the command line uses: it checks
+// nothing about the reason, owner or expiry.
 func (db *DB) SetFindingStatus(ctx context.Context, id string, status otaudit.FindingStatus, reason string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: set status of finding %s: %w", db.path, id, err)
-	}
-	switch status {
-	case otaudit.StatusOpen, otaudit.StatusResolved, otaudit.StatusAcceptedRisk, otaudit.StatusFalsePositive:
-	default:
-		return fmt.Errorf("%s: set status of finding %s: unknown status %q", db.path, id, status)
-	}
-	now := db.now()
-	return db.update(fmt.Sprintf("set status of finding %s", id), func(tx *bolt.Tx) error {
-		old, found, err := getFinding(tx, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return ErrNotFound
-		}
-		f := old
-		f.Status, f.StatusReason = status, reason
-		if err := putFinding(tx, &f, old, true); err != nil {
-			return err
-		}
-		return appendEvent(tx, id, &otaudit.FindingEvent{Time: now, Status: status, Severity: f.Severity, Note: reason})
-	})
+	_, err := db.changeStatus(ctx, id, StatusChange{Status: status, Reason: reason}, reason, false)
+	return err
 }
 
 func validFinding(f *otaudit.Finding) error {
@@ -202,25 +191,25 @@ func appendEvent(tx *bolt.Tx, id string, ev *otaudit.FindingEvent) error {
 // Findings returns the findings f selects, most severe first, then by
 // CheckID, AssetKey, Key and ID. A Status or Zone filter is answered from
 // its index, so only the findings it names are decoded.
+//
+// Reads never write, so an accepted risk whose StatusUntil has passed
+// (at f.Now) is still stored as accepted until the next scan commit of its
+// zone reopens it (ApplyScanLifecycle). Findings shows it already as the
+// commit will store it: open, with a reason saying the acceptance expired
+// and no owner or expiry; the status filter and --fail-on see it as open.
 func (db *DB) Findings(ctx context.Context, f FindingFilter) ([]otaudit.Finding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: list findings: %w", db.path, err)
+	}
+	now := f.Now
+	if now.IsZero() {
+		now = db.now()
 	}
 	var out []otaudit.Finding
 	err := db.view("list findings", func(tx *bolt.Tx) error {
 		primary := tx.Bucket(bucketFindings)
 		var raw []rawValue
-		var index *bolt.Bucket
-		var prefix []byte
-		switch {
-		case f.Status != "":
-			index, prefix = tx.Bucket(bucketFindingsByStatus), indexPrefix(string(f.Status))
-		case f.Zone != "":
-			index, prefix = tx.Bucket(bucketFindingsByZone), indexPrefix(f.Zone)
-		}
-		if index == nil {
-			_ = primary.ForEach(func(k, v []byte) error { raw = append(raw, rawValue{k, v}); return nil })
-		} else {
+		fromIndex := func(index *bolt.Bucket, prefix []byte) {
 			c := index.Cursor()
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				id := k[len(prefix):]
@@ -231,9 +220,25 @@ func (db *DB) Findings(ctx context.Context, f FindingFilter) ([]otaudit.Finding,
 				}
 			}
 		}
+		switch {
+		case f.Status != "":
+			fromIndex(tx.Bucket(bucketFindingsByStatus), indexPrefix(string(f.Status)))
+			if f.Status == otaudit.StatusOpen {
+				// Expired acceptances read as open (see effectiveStatus)
+				// although the index still files them as accepted.
+				fromIndex(tx.Bucket(bucketFindingsByStatus), indexPrefix(string(otaudit.StatusAcceptedRisk)))
+			}
+		case f.Zone != "":
+			fromIndex(tx.Bucket(bucketFindingsByZone), indexPrefix(f.Zone))
+		default:
+			_ = primary.ForEach(func(k, v []byte) error { raw = append(raw, rawValue{k, v}); return nil })
+		}
 		all, err := decodeAll[otaudit.Finding](ctx, raw, kindFinding)
 		if err != nil {
 			return err
+		}
+		for i := range all {
+			effectiveStatus(&all[i], now)
 		}
 		out = slices.DeleteFunc(all, func(x otaudit.Finding) bool { return !f.match(&x) })
 		return nil
@@ -250,7 +255,9 @@ func compareFindings(a, b otaudit.Finding) int {
 		cmp.Compare(a.AssetKey, b.AssetKey), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
 }
 
-// Finding returns one finding and its history, oldest event first.
+// Finding returns one finding and its history, oldest event first. An
+// expired acceptance reads as open, as in Findings (judged at the store's
+// clock).
 func (db *DB) Finding(ctx context.Context, id string) (otaudit.Finding, []otaudit.FindingEvent, error) {
 	var (
 		f      otaudit.Finding
@@ -268,6 +275,7 @@ func (db *DB) Finding(ctx context.Context, id string) (otaudit.Finding, []otaudi
 		if !found {
 			return ErrNotFound
 		}
+		effectiveStatus(&f, db.now())
 		prefix := historyPrefix(id)
 		c := tx.Bucket(bucketFindingHistory).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

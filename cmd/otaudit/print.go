@@ -48,7 +48,7 @@ func printScan(w io.Writer, res *agent.ScanResult, dbPath string) {
 	fmt.Fprintln(w)
 	if len(res.Report.Findings) > 0 {
 		fmt.Fprintln(w, "FINDINGS")
-		printFindings(w, res.Report.Findings, false)
+		printFindings(w, res.Report.Findings, true)
 		fmt.Fprintln(w)
 	}
 	printScore(w, res.Score)
@@ -63,7 +63,7 @@ func printDemo(w io.Writer, res *agent.ScanResult, capture, dbPath string) {
 	printAssets(w, res.Assets)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "FINDINGS (%d) %s\n", len(res.Report.Findings), severityCounts(res.Report.Findings))
-	printFindings(w, res.Report.Findings, false)
+	printFindings(w, res.Report.Findings, true)
 	fmt.Fprintln(w)
 	printScore(w, res.Score)
 	fmt.Fprintf(w, "\nEverything is stored in %s. Try:\n", dbPath)
@@ -165,8 +165,8 @@ func printFindings(w io.Writer, fs []otaudit.Finding, withStatus bool) {
 
 func printFinding(w io.Writer, f otaudit.Finding, hist []otaudit.FindingEvent) {
 	fmt.Fprintf(w, "%s  %s — %s\n", f.ID, f.CheckID, f.Title)
-	fmt.Fprintf(w, "  severity:   %s\n  status:     %s %s\n  objective:  %s %s (%s)\n  zone:       %s\n  asset:      %s\n",
-		f.Severity, f.Status, f.StatusReason, f.Objective, f.Objective.Title(), dash(f.SubObjective), f.Zone, hostOf(f.AssetKey))
+	fmt.Fprintf(w, "  severity:   %s\n  status:     %s\n  objective:  %s %s (%s)\n  zone:       %s\n  asset:      %s\n",
+		f.Severity, statusLine(f), f.Objective, f.Objective.Title(), dash(f.SubObjective), f.Zone, hostOf(f.AssetKey))
 	fmt.Fprintf(w, "  seen:       %s .. %s\n  summary:    %s\n", stamp(f.FirstSeen), stamp(f.LastSeen), f.Summary)
 	fmt.Fprintf(w, "  62443-3-3:  %s\n", dash(srList(f.Refs.SR)))
 	if len(f.Refs.Disproves) > 0 {

@@ -130,6 +130,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on.`,
 		newDBCmd(g, io),
 		newVersionCmd(io),
 	)
+	root.AddCommand(newBaselineCmd(g, io), newRegisterCmd(g, io), newChecksCmd(g, io, nil))
 	return root
 }
 
