@@ -32,6 +32,9 @@ type ScanResult struct {
 	Assets []otaudit.Asset
 	Report checks.Report
 	Score  otaudit.ZoneScore
+	// Active is what an active scan planned and sent; nil for passive
+	// scans (agent/active.go).
+	Active *ActiveRun
 }
 
 // SourceError is a capture that could not be analysed; the scan goes on
@@ -74,10 +77,18 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 
 	scan := otaudit.Scan{Zone: zone.Name, Mode: mode, Started: a.now(), Sources: sources}
 	var key []byte
+	var approved *otaudit.Baseline
 	if err := a.withStore(ctx, func(db *store.DB) error {
 		var err error
 		if key, err = db.CredentialKey(); err != nil {
 			return err
+		}
+		// The drift checks measure against the baseline as it was when the
+		// scan started (agent/baseline.go); an unreadable one leaves them
+		// NOT_ASSESSED rather than stop the scan.
+		if approved, err = loadBaseline(ctx, db, zone.Name); err != nil {
+			scan.Warnings = append(scan.Warnings, err.Error())
+			log.Warn("baseline not used", "zone", zone.Name, "error", err)
 		}
 		return db.BeginScan(ctx, &scan)
 	}); err != nil {
@@ -93,17 +104,11 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 	obs, read, srcErrs, interrupted := a.collectCaptures(ctx, sources, judge, &scan)
 
 	res := &ScanResult{Zone: zone}
-	res.Assets = BuildInventory(&zone, obs)
 	collected := map[string]bool{}
 	if read > 0 {
 		collected["pcap"] = true
 	}
-	res.Report = checks.Evaluate(checks.Input{Zone: zone, Assets: res.Assets, Observations: obs, Collected: collected})
-	res.Score = checks.Score(zone, res.Report, scan.ID)
-
-	scan.Stats.Observations = int64(len(obs))
-	scan.Stats.Assets = int64(len(res.Assets))
-	scan.Stats.Findings = int64(len(res.Report.Findings))
+	evaluate(res, &scan, obs, collected, approved)
 	scan.Finished = a.now()
 	switch {
 	case read == 0 && interrupted == nil:
@@ -122,24 +127,8 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 	// The results are committed even when the caller gave up: Ctrl-C must
 	// not throw away what was already analysed.
 	commitCtx := context.WithoutCancel(ctx)
-	if err := a.withStore(commitCtx, func(db *store.DB) error {
-		if read > 0 {
-			if err := db.AddObservations(commitCtx, scan.ID, obs); err != nil {
-				return err
-			}
-			if err := db.UpsertAssets(commitCtx, scan.ID, res.Assets); err != nil {
-				return err
-			}
-			if err := db.RecordFindings(commitCtx, scan.ID, res.Report.Findings); err != nil {
-				return err
-			}
-			if err := db.PutScores(commitCtx, scan.ID, []otaudit.ZoneScore{res.Score}); err != nil {
-				return err
-			}
-		}
-		return db.FinishScan(commitCtx, &scan)
-	}); err != nil {
-		return nil, fmt.Errorf("scan %d: commit: %w", scan.ID, err)
+	if err := a.commitScan(commitCtx, &scan, res, obs, collected, read > 0); err != nil {
+		return nil, err
 	}
 	res.Scan = scan
 	log.Info("scan finished", "status", scan.Status, "packets", scan.Stats.Packets,
@@ -157,6 +146,57 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 		return res, &SourceError{Errs: srcErrs}
 	}
 	return res, nil
+}
+
+// commitScan writes one scan's results — when it has any — and its final
+// record in one write phase. Passive and active scans share it
+// (agent/active.go).
+func (a *Agent) commitScan(ctx context.Context, scan *otaudit.Scan, res *ScanResult, obs []otaudit.Observation, collected map[string]bool, withResults bool) error {
+	err := a.withStore(ctx, func(db *store.DB) error {
+		if withResults {
+			if err := db.AddObservations(ctx, scan.ID, obs); err != nil {
+				return err
+			}
+			if err := db.UpsertAssets(ctx, scan.ID, res.Assets); err != nil {
+				return err
+			}
+			if err := db.RecordFindings(ctx, scan.ID, res.Report.Findings); err != nil {
+				return err
+			}
+			if err := db.PutScores(ctx, scan.ID, []otaudit.ZoneScore{res.Score}); err != nil {
+				return err
+			}
+		}
+		// Resolve what this scan covered but no longer sees, reopen expired
+		// acceptances (agent/lifecycle.go).
+		if err := a.commitLifecycle(ctx, db, scan, res, collected); err != nil {
+			return err
+		}
+		return db.FinishScan(ctx, scan)
+	})
+	if err != nil {
+		return fmt.Errorf("scan %d: commit: %w", scan.ID, err)
+	}
+	return nil
+}
+
+// evaluate builds the scan's inventory, runs the checks and scores the
+// zone, for passive and active scans alike. Attestations are judged at the
+// scan's start (real time); evidence times judge certificates.
+func evaluate(res *ScanResult, scan *otaudit.Scan, obs []otaudit.Observation, collected map[string]bool, approved *otaudit.Baseline) {
+	zone := res.Zone
+	if approved != nil {
+		collected["baseline"] = true
+	}
+	res.Assets = BuildInventory(&zone, obs)
+	res.Report = checks.Evaluate(checks.Input{Zone: zone, Assets: res.Assets, Observations: obs, Collected: collected, Baseline: approved})
+	res.Score = checks.ScoreAt(zone, res.Report, scan.ID, scan.Started)
+	for _, at := range checks.UnknownAttestations(zone) {
+		scan.Warnings = append(scan.Warnings, fmt.Sprintf("attestation for %s names no requirement of IEC 62443-3-3; it is ignored", at.Requirement))
+	}
+	scan.Stats.Observations = int64(len(obs))
+	scan.Stats.Assets = int64(len(res.Assets))
+	scan.Stats.Findings = int64(len(res.Report.Findings))
 }
 
 // collectCaptures analyses every capture in sources. It returns the

@@ -63,29 +63,38 @@ type scanOptions struct {
 	io     streams
 	Pcaps  []string
 	FailOn string
+	Active activeOptions // cmd/otaudit/active.go
 }
 
 func newScanCmd(g *globalOptions, io streams, runF func(context.Context, *scanOptions) error) *cobra.Command {
 	o := &scanOptions{g: g, io: io}
 	cmd := &cobra.Command{
-		Use:   "scan [--pcap FILE|DIR ...]",
+		Use:   "scan [--pcap FILE|DIR ...] | --active [--target CIDR|IP|NAME ...] [--dry-run]",
 		Short: "Analyse captures, evaluate the zone and store the results",
 		Long: `Reads pcap/pcapng captures (files, or directories of captures), builds the
 inventory, evaluates the IEC 62443 checks and scores the zone. Without --pcap
-it reads the capture files named in the zone configuration.`,
+it reads the capture files named in the zone configuration. With --active it
+asks the devices instead (read-only, rate-limited; --dry-run shows the plan).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateFailOn(o.FailOn); err != nil {
 				return err
 			}
+			if err := o.Active.validate(o.Pcaps); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
+			}
+			if o.Active.Enabled {
+				return runActiveScan(cmd.Context(), o)
 			}
 			return runScan(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Pcaps, "pcap", nil, "capture file or directory (repeatable)")
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", "", "exit 3 when an open finding is at or above this severity (low, medium, high, critical)")
+	addActiveFlags(cmd, &o.Active)
 	return cmd
 }
 
@@ -197,6 +206,7 @@ func newFindingsCmd(g *globalOptions, io streams, runF func(context.Context, *li
 	f.StringVar(&o.Filter.AssetKey, "asset", "", "only this asset (ip:ADDRESS or ADDRESS)")
 	f.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a listed open finding is at or above this severity")
 	cmd.AddCommand(newFindingShowCmd(g, io))
+	addLifecycle(cmd, g, io, o) // --since; accept, reopen, mark-false-positive
 	return cmd
 }
 

@@ -1,0 +1,26 @@
+// Package opcua is the active OPC UA collector: it asks an OPC UA server
+// how it is secured and what it lets an anonymous or default user do, and
+// proves at the bytes that it only ever asks.
+//
+// What it does to a device, per port: one discovery channel (GetEndpoints,
+// FindServers) on SecurityPolicy None, GetEndpoints on the server's own
+// advertised URLs when they name the same address, one anonymous session
+// where an endpoint offers it (ServerStatus, BuildInfo, NamespaceArray, and
+// the UserAccessLevel/UserExecutable attributes of a bounded sample of
+// nodes from a bounded browse of the Objects folder), and, when the zone
+// allows credential guessing, a bounded number of user-name logins. Nothing
+// else: no Write, Call, AddNodes, DeleteNodes, subscriptions or history.
+//
+// Every byte the client sends goes through an in-process guard (guard.go):
+// a loopback proxy that parses each UA-TCP chunk, forwards Hello,
+// OpenSecureChannel and CloseSecureChannel, decodes the service type of
+// every MSG chunk it can read (SecurityMode None and Sign) and refuses
+// anything not on its read-only list, and sends every message through
+// active.Session.Do with its request kind. The client itself (channel.go)
+// is a thin layer over gopcua's uacp/uasc packages that has methods for
+// the read-only services only.
+//
+// What must not live here: scheduling, rate limits and the allow-list of
+// kinds (collectors/active), judging what the observations mean (checks),
+// storage.
+package opcua

@@ -1,0 +1,632 @@
+package snmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/collectors/active"
+	"github.com/otaudit/otaudit/configs"
+)
+
+const (
+	// DefaultPort is the SNMP agent port.
+	DefaultPort = 161
+	// DefaultMaxRows bounds the rows read from each table walk.
+	DefaultMaxRows = 64
+	// maxPagesPerWalk bounds the requests of one table walk, whatever the
+	// agent answers (a lying agent can return one row per request).
+	maxPagesPerWalk = 8
+	bulkRepetitions = 16
+
+	protocol = "snmp"
+	source   = "snmp:active"
+
+	kindGet     = "get"
+	kindGetNext = "getnext"
+	kindGetBulk = "getbulk"
+)
+
+// DefaultV3Users are USM user names tried at noAuthNoPriv, each one a
+// credential guess: factory or textbook names that agents ship with.
+var DefaultV3Users = []string{"initial", "admin", "public", "private", "templateMD5", "templateSHA"}
+
+// V3User is a configured USM user. Protocols are gosnmp's names (MD5, SHA,
+// SHA224…SHA512; DES, AES, AES192, AES256, AES192C, AES256C); empty means
+// no authentication / no privacy.
+type V3User struct {
+	Name         string
+	AuthProtocol string
+	AuthPassword otaudit.Secret
+	PrivProtocol string
+	PrivPassword otaudit.Secret
+}
+
+// V3UsersFrom converts the zone configuration's v3 users.
+func V3UsersFrom(users []configs.SNMPv3User) []V3User {
+	out := make([]V3User, 0, len(users))
+	for _, u := range users {
+		out = append(out, V3User{Name: u.Name, AuthProtocol: u.AuthProtocol, AuthPassword: u.AuthPassword,
+			PrivProtocol: u.PrivProtocol, PrivPassword: u.PrivPassword})
+	}
+	return out
+}
+
+// Config is what the SNMP collector needs; zero values take defaults.
+type Config struct {
+	// Communities are the site's own communities: always tried, and not
+	// counted as guesses.
+	Communities []otaudit.Secret
+	// DefaultCommunities are guessed after the configured ones, each
+	// guess reserved with Session.Attempt; nil takes the embedded list
+	// (configs.DefaultCredentials()["snmp"]), an empty non-nil slice
+	// guesses none.
+	DefaultCommunities []string
+	// V3Users are tried at their configured security level.
+	V3Users []V3User
+	// DefaultV3Users are guessed at noAuthNoPriv; nil takes DefaultV3Users.
+	DefaultV3Users []string
+	// Judge fingerprints communities and tells known defaults.
+	Judge otaudit.CredentialJudge
+	// Port is the agent port (DefaultPort when 0).
+	Port uint16
+	// MaxRows bounds each table walk (DefaultMaxRows when 0).
+	MaxRows int
+	Logger  *slog.Logger
+	// Now is the clock for observation times (time.Now when nil).
+	Now func() time.Time
+}
+
+// Collector is the active SNMP prober (active.Prober "snmp").
+type Collector struct {
+	communities []otaudit.Secret
+	defaults    []string
+	v3Users     []V3User
+	v3Defaults  []string
+	judge       otaudit.CredentialJudge
+	port        uint16
+	maxRows     int
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+var _ active.Prober = (*Collector)(nil)
+
+// New returns a collector for cfg.
+func New(cfg Config) *Collector {
+	c := &Collector{communities: slices.Clone(cfg.Communities), defaults: cfg.DefaultCommunities,
+		v3Users: slices.Clone(cfg.V3Users), v3Defaults: cfg.DefaultV3Users, judge: cfg.Judge,
+		port: cfg.Port, maxRows: cfg.MaxRows, log: cfg.Logger, now: cfg.Now}
+	if c.defaults == nil {
+		c.defaults = configs.DefaultCredentials()["snmp"]
+	}
+	// A default the site configured is tried as configured, not guessed.
+	c.defaults = slices.DeleteFunc(slices.Clone(c.defaults), func(d string) bool {
+		return slices.ContainsFunc(c.communities, func(s otaudit.Secret) bool { return s.Reveal() == d })
+	})
+	if c.v3Defaults == nil {
+		c.v3Defaults = DefaultV3Users
+	}
+	c.v3Defaults = slices.DeleteFunc(slices.Clone(c.v3Defaults), func(n string) bool {
+		return slices.ContainsFunc(c.v3Users, func(u V3User) bool { return u.Name == n })
+	})
+	if c.port == 0 {
+		c.port = DefaultPort
+	}
+	if c.maxRows <= 0 {
+		c.maxRows = DefaultMaxRows
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// Name is the prober's name in plans, ledgers and errors.
+func (c *Collector) Name() string { return protocol }
+
+// Plan details name credentials by position, never by value.
+func configuredDetail(v string, i int) string {
+	return fmt.Sprintf("%s configured community %d", v, i+1)
+}
+func defaultDetail(v string, i int) string { return fmt.Sprintf("%s default community %d", v, i+1) }
+
+const (
+	detailDiscovery   = "v3 engine discovery"
+	detailV1Reuse     = "v1 community accepted at v2c"
+	detailSystem      = "system group"
+	detailInterfaces  = "ifTable walk"
+	detailEntity      = "entPhysicalTable walk"
+	detailVACMGroups  = "vacmSecurityToGroupTable walk"
+	detailVACMAccess  = "vacmAccessTable walk"
+	detailVACMViews   = "vacmViewTreeFamilyTable walk"
+	detailCommunities = "snmpCommunityTable walk"
+)
+
+func v3UserDetail(name, level string) string { return "v3 user " + strconv.Quote(name) + " " + level }
+
+// walks are the bounded table walks of the collection phase.
+var walks = []string{detailInterfaces, detailEntity, detailCommunities, detailVACMGroups, detailVACMAccess, detailVACMViews}
+
+// Plan lists every request Probe may send to t and the most of each:
+// the v3 engine discovery, the configured communities at v2c and v1, at
+// most MaxAttemptsPerDevice default communities or user names (guesses),
+// the configured v3 users, then the collection with the best accepted
+// credential (system group, bounded walks). Each is retried at most
+// l.Retries times after a timeout, except guesses, which are never
+// retried.
+func (c *Collector) Plan(t active.Target, l active.Limits) []active.PlannedRequest {
+	tries := 1 + max(l.Retries, 0)
+	req := func(kind, detail string, n int) active.PlannedRequest {
+		return active.PlannedRequest{Target: t.Addr, Protocol: protocol, Kind: kind, MaxAttempts: n, Detail: detail}
+	}
+	plan := []active.PlannedRequest{req(kindGet, detailDiscovery, tries)}
+	guesses := 0
+	if l.CredentialGuessing {
+		guesses = max(l.MaxAttemptsPerDevice, 0)
+	}
+	for _, v := range []string{"v2c", "v1"} {
+		if v == "v1" {
+			plan = append(plan, req(kindGet, detailV1Reuse, 1))
+		}
+		for i := range c.communities {
+			plan = append(plan, req(kindGet, configuredDetail(v, i), 1))
+		}
+		for i := range min(guesses, len(c.defaults)) {
+			plan = append(plan, req(kindGet, defaultDetail(v, i), 1))
+		}
+	}
+	for i := range min(guesses, len(c.v3Defaults)) {
+		plan = append(plan, req(kindGet, v3UserDetail(c.v3Defaults[i], "noAuthNoPriv"), 1))
+	}
+	for _, u := range c.v3Users {
+		plan = append(plan, req(kindGet, v3UserDetail(u.Name, levelName(levelOf(u))), tries))
+	}
+	plan = append(plan, req(kindGet, detailSystem, tries))
+	pages := min(maxPagesPerWalk, (c.maxRows+bulkRepetitions-1)/bulkRepetitions+1)
+	for _, w := range walks {
+		// getbulk at v2c/v3, getnext (one row per request) at v1.
+		plan = append(plan, req(kindGetBulk, w, pages*tries), req(kindGetNext, w, min(c.maxRows+1, maxPagesPerWalk*bulkRepetitions)*tries))
+	}
+	return plan
+}
+
+// credential is one way of talking to the agent.
+type credential struct {
+	version gosnmp.SnmpVersion
+	// v1/v2c
+	community otaudit.Secret
+	label     string // how logs and plans name it
+	// v3
+	user  *V3User
+	level gosnmp.SnmpV3MsgFlags
+}
+
+func versionName(v gosnmp.SnmpVersion) string {
+	switch v {
+	case gosnmp.Version1:
+		return "v1"
+	case gosnmp.Version2c:
+		return "v2c"
+	}
+	return "v3"
+}
+
+func levelOf(u V3User) gosnmp.SnmpV3MsgFlags {
+	switch {
+	case u.AuthProtocol != "" && u.PrivProtocol != "":
+		return gosnmp.AuthPriv
+	case u.AuthProtocol != "":
+		return gosnmp.AuthNoPriv
+	}
+	return gosnmp.NoAuthNoPriv
+}
+
+// Probe checks which credentials t's agent accepts, collects its identity
+// with the best one and emits what it learned. The error says why the
+// device could not be probed; observations gathered before it are still
+// emitted.
+func (c *Collector) Probe(ctx context.Context, s *active.Session, t active.Target, emit func(otaudit.Observation)) error {
+	addr := netip.AddrPortFrom(t.Addr, c.port)
+	p := &probe{c: c, s: s, addr: addr, start: c.now(),
+		log: c.log.With("collector", protocol, "target", addr.String())}
+	err := p.run(ctx)
+	p.emit(emit)
+	if err != nil {
+		return fmt.Errorf("snmp %s: %w", addr, err)
+	}
+	return nil
+}
+
+// probe is the state of one device's probe.
+type probe struct {
+	c     *Collector
+	s     *active.Session
+	addr  netip.AddrPort
+	log   *slog.Logger
+	start time.Time
+	agent netip.Addr
+
+	engine   *engine
+	answered bool // the agent answered anything at all
+	accesses []*access
+	best     *credential
+	bestAcc  *access
+	system   map[string]string
+	ifaces   []iface
+	entity   []entityRow
+	// errs are failures worth reporting with the device (garbage, refusal
+	// of our own request by the guard).
+	errs []error
+}
+
+type engine struct {
+	id          string
+	boots, time uint32
+}
+
+// access is one credential tried, with the answer.
+type access struct {
+	obs  otaudit.SNMPAccess
+	cred credential
+}
+
+type iface struct{ descr, mac, status string }
+
+var errNoAgent = errors.New("no SNMP agent answers")
+
+func (p *probe) run(ctx context.Context) error {
+	p.discoverEngine(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v2c := p.checkCommunities(ctx, gosnmp.Version2c, nil)
+	if p.refused() {
+		return errors.Join(append(p.errs, errNoAgent)...)
+	}
+	v1 := p.checkCommunities(ctx, gosnmp.Version1, v2c)
+	if p.engine != nil {
+		p.checkV3(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, a := range p.accesses { // best: v3 (highest level first), then v2c, then v1
+		if a.obs.Accepted && a.cred.version == gosnmp.Version3 && (p.best == nil || a.cred.level > p.best.level) {
+			p.best, p.bestAcc = &a.cred, a
+		}
+	}
+	if p.best == nil && v2c != nil {
+		p.best, p.bestAcc = &v2c.cred, v2c
+	}
+	if p.best == nil && v1 != nil {
+		p.best, p.bestAcc = &v1.cred, v1
+	}
+	if p.best != nil {
+		p.collect(ctx, *p.best)
+	}
+	if !p.answered {
+		p.errs = append(p.errs, errNoAgent)
+	}
+	return errors.Join(p.errs...)
+}
+
+// refused: the agent's host said the port is closed (ICMP port
+// unreachable), so nothing else is worth sending.
+func (p *probe) refused() bool {
+	for _, e := range p.errs {
+		if isRefused(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, gosnmp.ErrMaxRetriesExceeded)
+}
+
+// client opens a gosnmp client for cred whose writes go through the guard.
+// Opening a UDP socket sends nothing.
+func (p *probe) client(cred credential) (*gosnmp.GoSNMP, error) {
+	g := &gosnmp.GoSNMP{
+		Target:    p.addr.Addr().String(),
+		Port:      p.addr.Port(),
+		Transport: "udp",
+		Version:   cred.version,
+		Community: cred.community.Reveal(),
+		Timeout:   p.s.Limits().Timeout,
+		Retries:   0, // retries are the collector's decision, through the session
+		MaxOids:   gosnmp.MaxOids,
+		Context:   context.Background(),
+	}
+	if cred.version == gosnmp.Version3 {
+		usm := &gosnmp.UsmSecurityParameters{UserName: cred.user.Name}
+		if cred.level&gosnmp.AuthNoPriv != 0 {
+			usm.AuthenticationProtocol = authProtocol(cred.user.AuthProtocol)
+			usm.AuthenticationPassphrase = cred.user.AuthPassword.Reveal()
+		}
+		if cred.level&gosnmp.AuthPriv == gosnmp.AuthPriv {
+			usm.PrivacyProtocol = privProtocol(cred.user.PrivProtocol)
+			usm.PrivacyPassphrase = cred.user.PrivPassword.Reveal()
+		}
+		if p.engine != nil {
+			// Known from our own discovery: gosnmp must not send another.
+			usm.AuthoritativeEngineID = p.engine.id
+			usm.AuthoritativeEngineBoots = p.engine.boots
+			usm.AuthoritativeEngineTime = p.engine.time
+			if err := usm.InitSecurityKeys(); err != nil {
+				return nil, fmt.Errorf("v3 user %q: keys: %w", cred.user.Name, err)
+			}
+		}
+		g.SecurityModel = gosnmp.UserSecurityModel
+		g.MsgFlags = cred.level
+		g.SecurityParameters = usm
+	}
+	if err := g.Connect(); err != nil {
+		return nil, err
+	}
+	if a, ok := g.Conn.LocalAddr().(*net.UDPAddr); ok && !p.agent.IsValid() {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			p.agent = ip.Unmap()
+		}
+	}
+	g.Conn = &guardConn{Conn: g.Conn, priv: func() (gosnmp.SnmpV3PrivProtocol, []byte) {
+		if usm, ok := g.SecurityParameters.(*gosnmp.UsmSecurityParameters); ok && g.MsgFlags&gosnmp.AuthPriv == gosnmp.AuthPriv {
+			return usm.PrivacyProtocol, usm.PrivacyKey
+		}
+		return gosnmp.NoPriv, nil
+	}}
+	return g, nil
+}
+
+func authProtocol(name string) gosnmp.SnmpV3AuthProtocol {
+	for _, a := range []gosnmp.SnmpV3AuthProtocol{gosnmp.MD5, gosnmp.SHA, gosnmp.SHA224, gosnmp.SHA256, gosnmp.SHA384, gosnmp.SHA512} {
+		if a.String() == name {
+			return a
+		}
+	}
+	return gosnmp.NoAuth
+}
+
+func privProtocol(name string) gosnmp.SnmpV3PrivProtocol {
+	for _, a := range []gosnmp.SnmpV3PrivProtocol{gosnmp.DES, gosnmp.AES, gosnmp.AES192, gosnmp.AES256, gosnmp.AES192C, gosnmp.AES256C} {
+		if a.String() == name {
+			return a
+		}
+	}
+	return gosnmp.NoPriv
+}
+
+// do sends one request through the session with gosnmp's context and
+// timeout bound to the session's request context, retrying timeouts at
+// most tries-1 times. A timeout is not recorded as an error: silence is
+// the normal answer to a wrong community.
+func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, tries int, send func() (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
+	var res *gosnmp.SnmpPacket
+	var err error
+	for try := 0; try < max(tries, 1); try++ {
+		err = p.s.Do(ctx, protocol, kind, detail, func(rctx context.Context) error {
+			g.Context = rctx
+			if dl, ok := rctx.Deadline(); ok {
+				g.Timeout = time.Until(dl)
+			}
+			var e error
+			res, e = send()
+			return e
+		})
+		if err == nil || (res != nil && res.PDUType == gosnmp.Report) {
+			p.answered = true
+			return res, err
+		}
+		if errors.Is(err, active.ErrNotAllowed) || errors.Is(err, active.ErrOverPlan) {
+			p.errs = append(p.errs, err)
+			return nil, err
+		}
+		if isRefused(err) {
+			p.errs = append(p.errs, err)
+			return nil, err
+		}
+		if ctx.Err() != nil || !isTimeout(err) {
+			if !isTimeout(err) && ctx.Err() == nil {
+				p.answered = true // it sent something we could not use
+				p.errs = append(p.errs, fmt.Errorf("%s: %w", detail, err))
+			}
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// discoverEngine sends the unauthenticated v3 discovery (a GetRequest with
+// no bindings, noAuthNoPriv, empty user) and keeps the engine ID, boots
+// and time the Report reveals.
+func (p *probe) discoverEngine(ctx context.Context) {
+	g, err := p.client(credential{version: gosnmp.Version2c})
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w", detailDiscovery, err))
+		return
+	}
+	defer g.Conn.Close()
+	id := uint32(time.Now().UnixNano()&0x7FFFFFFF) | 1
+	pkt := &gosnmp.SnmpPacket{Version: gosnmp.Version3, MsgFlags: gosnmp.Reportable | gosnmp.NoAuthNoPriv,
+		SecurityModel: gosnmp.UserSecurityModel, SecurityParameters: &gosnmp.UsmSecurityParameters{},
+		PDUType: gosnmp.GetRequest, MsgID: id, RequestID: id, MsgMaxSize: 65507}
+	out, err := pkt.MarshalMsg()
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w", detailDiscovery, err))
+		return
+	}
+	var report *gosnmp.SnmpPacket
+	_, err = p.do(ctx, g, kindGet, detailDiscovery, 1+p.s.Limits().Retries, func() (*gosnmp.SnmpPacket, error) {
+		if dl, ok := g.Context.Deadline(); ok {
+			_ = g.Conn.SetDeadline(dl)
+		}
+		if _, err := g.Conn.Write(out); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 65536)
+		for {
+			n, err := g.Conn.Read(buf)
+			if err != nil {
+				return nil, err
+			}
+			dec := &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.NoAuthNoPriv,
+				SecurityParameters: &gosnmp.UsmSecurityParameters{UserName: "-"}}
+			r, err := dec.SnmpDecodePacket(buf[:n])
+			if err != nil || r.Version != gosnmp.Version3 || r.MsgID != id {
+				continue // not ours or not SNMPv3: wait for ours until the deadline
+			}
+			report = r
+			return r, nil
+		}
+	})
+	if err != nil || report == nil {
+		return
+	}
+	usm, ok := report.SecurityParameters.(*gosnmp.UsmSecurityParameters)
+	if !ok || len(usm.AuthoritativeEngineID) < 5 || len(usm.AuthoritativeEngineID) > 32 {
+		p.errs = append(p.errs, fmt.Errorf("%s: answer without a valid engine ID", detailDiscovery))
+		return
+	}
+	p.engine = &engine{id: usm.AuthoritativeEngineID, boots: usm.AuthoritativeEngineBoots, time: usm.AuthoritativeEngineTime}
+}
+
+// oidSysDescr is the one object a credential check reads.
+const oidSysDescr = ".1.3.6.1.2.1.1.1.0"
+
+// tryGet reads sysDescr.0 with cred: accepted when a GetResponse comes
+// back (even with an error status, which still proves the community).
+func (p *probe) tryGet(ctx context.Context, cred credential, detail string, tries int) (accepted bool, report string, err error) {
+	g, err := p.client(cred)
+	if err != nil {
+		return false, "", err
+	}
+	defer g.Conn.Close()
+	res, err := p.do(ctx, g, kindGet, detail, tries, func() (*gosnmp.SnmpPacket, error) { return g.Get([]string{oidSysDescr}) })
+	if res != nil && res.PDUType == gosnmp.Report && len(res.Variables) == 1 {
+		return false, res.Variables[0].Name, err
+	}
+	return err == nil && res != nil && res.PDUType == gosnmp.GetResponse, "", err
+}
+
+// checkCommunities tries the configured communities, then the v2c-accepted
+// one (v1 only), then default guesses while Session.Attempt allows, and
+// stops at the first accepted. It returns the accepted access, if any.
+func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion, atV2c *access) *access {
+	v := versionName(version)
+	type candidate struct {
+		secret     otaudit.Secret
+		detail     string
+		guess      bool
+		configured int // -1 for defaults
+	}
+	var cands []candidate
+	if atV2c != nil {
+		cands = append(cands, candidate{secret: atV2c.cred.community, detail: detailV1Reuse})
+	}
+	for i, s := range p.c.communities {
+		if atV2c != nil && atV2c.cred.community.Reveal() == s.Reveal() {
+			continue
+		}
+		cands = append(cands, candidate{secret: s, detail: configuredDetail(v, i)})
+	}
+	for i, d := range p.c.defaults {
+		if atV2c != nil && atV2c.cred.community.Reveal() == d {
+			continue
+		}
+		cands = append(cands, candidate{secret: otaudit.NewSecret(d), detail: defaultDetail(v, i), guess: true})
+	}
+	for _, cand := range cands {
+		if ctx.Err() != nil || p.refused() {
+			return nil
+		}
+		if cand.guess {
+			// An agent silent to discovery and to every community so far
+			// is most likely not there: a dead address must not cost the
+			// whole guessing budget in timeouts.
+			if !p.answered && p.engine == nil && p.triedCommunities() > 0 {
+				return nil
+			}
+			if !p.s.Attempt(ctx) {
+				return nil
+			}
+		}
+		cred := credential{version: version, community: cand.secret, label: cand.detail}
+		ok, _, _ := p.tryGet(ctx, cred, cand.detail, 1)
+		fp, known := p.c.judge.Judge(protocol, []byte(cand.secret.Reveal()))
+		a := &access{cred: cred, obs: otaudit.SNMPAccess{Target: p.addr.Addr(), Version: v, Fingerprint: fp, KnownDefault: known, Accepted: ok}}
+		if ok {
+			a.obs.Access = "unknown"
+		}
+		p.accesses = append(p.accesses, a)
+		if ok {
+			return a
+		}
+	}
+	return nil
+}
+
+func (p *probe) triedCommunities() int {
+	n := 0
+	for _, a := range p.accesses {
+		if a.cred.version != gosnmp.Version3 {
+			n++
+		}
+	}
+	return n
+}
+
+// checkV3 guesses default user names at noAuthNoPriv, then tries each
+// configured user at its level.
+func (p *probe) checkV3(ctx context.Context) {
+	for _, name := range p.c.v3Defaults {
+		if ctx.Err() != nil || !p.s.Attempt(ctx) {
+			break
+		}
+		u := &V3User{Name: name}
+		cred := credential{version: gosnmp.Version3, user: u, level: gosnmp.NoAuthNoPriv}
+		ok, _, _ := p.tryGet(ctx, cred, v3UserDetail(name, "noAuthNoPriv"), 1)
+		p.accesses = append(p.accesses, p.v3Access(cred, ok))
+	}
+	for i := range p.c.v3Users {
+		u := &p.c.v3Users[i]
+		cred := credential{version: gosnmp.Version3, user: u, level: levelOf(*u)}
+		ok, _, _ := p.tryGet(ctx, cred, v3UserDetail(u.Name, levelName(cred.level)), 1+p.s.Limits().Retries)
+		p.accesses = append(p.accesses, p.v3Access(cred, ok))
+	}
+}
+
+func (p *probe) v3Access(cred credential, ok bool) *access {
+	a := &access{cred: cred, obs: otaudit.SNMPAccess{Target: p.addr.Addr(), Version: "v3", Accepted: ok,
+		SecurityLevel: levelName(cred.level), User: cred.user.Name, EngineID: engineIDString(p.engine.id)}}
+	if cred.level&gosnmp.AuthNoPriv != 0 {
+		a.obs.AuthProtocol = cred.user.AuthProtocol
+	}
+	if cred.level&gosnmp.AuthPriv == gosnmp.AuthPriv {
+		a.obs.PrivProtocol = cred.user.PrivProtocol
+	}
+	if ok {
+		a.obs.Access = "unknown"
+	}
+	return a
+}

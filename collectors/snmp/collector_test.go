@@ -1,0 +1,348 @@
+package snmp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/collectors/active"
+	"github.com/otaudit/otaudit/collectors/active/activetest"
+)
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// received is one message the fake agent got.
+type received struct {
+	version   gosnmp.SnmpVersion
+	community string
+	pduType   gosnmp.PDUType
+}
+
+// fakeAgent is an SNMP agent on 127.0.0.1:0 that answers v1/v2c Get,
+// GetNext and GetBulk from a table for one community, drops other
+// communities silently (as real agents do), answers a v3 engine discovery
+// with a Report and any other v3 request with usmStatsUnknownUserNames.
+type fakeAgent struct {
+	pc        *net.UDPConn
+	community string
+	engineID  string
+	oids      []string // sorted
+	values    map[string]gosnmp.SnmpPDU
+	mu        sync.Mutex
+	got       []received
+}
+
+func startAgent(t *testing.T, community string, table []gosnmp.SnmpPDU) *fakeAgent {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &fakeAgent{pc: pc, community: community, engineID: "\x80\x00\x10\xe9\x03\x00\x08\x74\x0a\x0b\x0c", values: map[string]gosnmp.SnmpPDU{}}
+	for _, v := range table {
+		a.values[v.Name] = v
+		a.oids = append(a.oids, v.Name)
+	}
+	sort.Slice(a.oids, func(i, j int) bool { return compareOIDs(a.oids[i], a.oids[j]) < 0 })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if resp := a.handle(buf[:n]); resp != nil {
+				_, _ = pc.WriteToUDP(resp, from)
+			}
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return a
+}
+
+func (a *fakeAgent) port() uint16 { return uint16(a.pc.LocalAddr().(*net.UDPAddr).Port) }
+
+func (a *fakeAgent) received() []received {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.got)
+}
+
+func (a *fakeAgent) handle(b []byte) []byte {
+	_, msg, _, err := tlv(b)
+	if err != nil {
+		return nil
+	}
+	_, ver, _, err := tlv(msg)
+	if err != nil || len(ver) != 1 {
+		return nil
+	}
+	if ver[0] == 3 {
+		dec := &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.NoAuthNoPriv,
+			SecurityParameters: &gosnmp.UsmSecurityParameters{UserName: "-"}}
+		req, err := dec.SnmpDecodePacket(b)
+		if err != nil {
+			return nil
+		}
+		a.record(received{version: gosnmp.Version3, pduType: req.PDUType})
+		report := ".1.3.6.1.6.3.15.1.1.3.0" // usmStatsUnknownUserNames
+		if usm, ok := req.SecurityParameters.(*gosnmp.UsmSecurityParameters); ok && usm.UserName == "" {
+			report = ".1.3.6.1.6.3.15.1.1.4.0" // usmStatsUnknownEngineIDs: the discovery answer
+		}
+		resp := &gosnmp.SnmpPacket{Version: gosnmp.Version3, MsgFlags: gosnmp.NoAuthNoPriv, SecurityModel: gosnmp.UserSecurityModel,
+			SecurityParameters: &gosnmp.UsmSecurityParameters{AuthoritativeEngineID: a.engineID, AuthoritativeEngineBoots: 3, AuthoritativeEngineTime: 777},
+			ContextEngineID:    a.engineID, PDUType: gosnmp.Report, MsgID: req.MsgID, RequestID: req.RequestID,
+			Variables: []gosnmp.SnmpPDU{{Name: report, Type: gosnmp.Counter32, Value: uint32(1)}}}
+		out, err := resp.MarshalMsg()
+		if err != nil {
+			return nil
+		}
+		return out
+	}
+	req, err := (&gosnmp.GoSNMP{}).SnmpDecodePacket(b)
+	if err != nil {
+		return nil
+	}
+	a.record(received{version: req.Version, community: req.Community, pduType: req.PDUType})
+	if req.Community != a.community {
+		return nil
+	}
+	resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
+	switch req.PDUType {
+	case gosnmp.GetRequest:
+		for _, v := range req.Variables {
+			if val, ok := a.values[v.Name]; ok {
+				resp.Variables = append(resp.Variables, val)
+			} else {
+				resp.Variables = append(resp.Variables, gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.NoSuchObject})
+			}
+		}
+	case gosnmp.GetNextRequest:
+		for _, v := range req.Variables {
+			resp.Variables = append(resp.Variables, a.next(v.Name))
+		}
+	case gosnmp.GetBulkRequest:
+		cur := make([]string, len(req.Variables))
+		for i, v := range req.Variables {
+			cur[i] = v.Name
+		}
+		for r := 0; r < int(req.MaxRepetitions); r++ {
+			for i := range cur {
+				n := a.next(cur[i])
+				resp.Variables = append(resp.Variables, n)
+				cur[i] = n.Name
+			}
+		}
+	default:
+		return nil
+	}
+	out, err := resp.MarshalMsg()
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func (a *fakeAgent) next(oid string) gosnmp.SnmpPDU {
+	for _, o := range a.oids {
+		if compareOIDs(o, oid) > 0 {
+			return a.values[o]
+		}
+	}
+	return gosnmp.SnmpPDU{Name: oid, Type: gosnmp.EndOfMibView}
+}
+
+func (a *fakeAgent) record(r received) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, r)
+}
+
+func octets(name, v string) gosnmp.SnmpPDU {
+	return gosnmp.SnmpPDU{Name: name, Type: gosnmp.OctetString, Value: []byte(v)}
+}
+
+func integer(name string, v int) gosnmp.SnmpPDU {
+	return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Integer, Value: v}
+}
+
+// scalance is the testbed's snmpd data plus an interface and an
+// ENTITY-MIB chassis row.
+var scalance = []gosnmp.SnmpPDU{
+	octets(oidSysDescr, "Siemens, SIMATIC NET, SCALANCE X208, HW: Version 3, FW: Version V4.1.4"),
+	{Name: oidSysObjectID, Type: gosnmp.ObjectIdentifier, Value: ".1.3.6.1.4.1.4329.6.1.2"},
+	{Name: oidSysUpTime, Type: gosnmp.TimeTicks, Value: uint32(4711)},
+	octets(oidSysContact, "ot-admin@plant.example"),
+	octets(oidSysName, "SCALANCE-X208-L1"),
+	octets(oidSysLocation, "Plant-A Hall-3 Cabinet-7"),
+	octets(oidIfDescr+".1", "Port 1"),
+	octets(oidIfDescr+".2", "Port 2"),
+	{Name: oidIfPhysAddr + ".1", Type: gosnmp.OctetString, Value: []byte{0x00, 0x1b, 0x1b, 0x01, 0x02, 0x03}},
+	{Name: oidIfPhysAddr + ".2", Type: gosnmp.OctetString, Value: []byte{0x00, 0x1b, 0x1b, 0x01, 0x02, 0x04}},
+	integer(oidIfOperStatus+".1", 1),
+	integer(oidIfOperStatus+".2", 2),
+	integer(oidEntPhysical+".5.1", 3),
+	octets(oidEntPhysical+".9.1", "V4.1.4"),
+	octets(oidEntPhysical+".11.1", "VPJ1234567"),
+	octets(oidEntPhysical+".12.1", "Siemens AG"),
+	octets(oidEntPhysical+".13.1", "6GK5208-0BA00-2AA3"),
+	// The VACM of "rwcommunity private": its group may write.
+	octets(oidCommunityName+".1.49", "private"),
+	octets(oidCommunitySecName+".1.49", "comm1"),
+	octets(oidVacmGroupName+".2.5.99.111.109.109.49", "grpcomm1"),
+	octets(oidVacmWriteView+".8.103.114.112.99.111.109.109.49.0.0.1", "_all_"),
+	integer(oidVacmViewType+".5.95.97.108.108.95.1.1", 1),
+}
+
+func TestProbeFindsCommunityWithinBudgetAndReadsIdentity(t *testing.T) {
+	agent := startAgent(t, "private", scalance)
+	judge := otaudit.CredentialJudge{Key: []byte("test-key"), Defaults: map[string][]string{"snmp": {"public", "private", "community"}}}
+	c := New(Config{Port: agent.port(), Judge: judge,
+		Communities:        []otaudit.Secret{otaudit.NewSecret("s3cret-site")},
+		DefaultCommunities: []string{"public", "private", "community"},
+		Now:                func() time.Time { return time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) }})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries, l.MaxAttemptsPerDevice = 200*time.Millisecond, 0, 2
+	target := active.Target{Addr: mustAddr("127.0.0.1")}
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))))
+	var obs []otaudit.Observation
+	rep := s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(o otaudit.Observation) { obs = append(obs, o) })
+	if len(rep.Errors) != 0 {
+		t.Fatalf("errors: %+v", rep.Errors)
+	}
+
+	got := agent.received()
+	var communities []string
+	for _, r := range got {
+		if r.pduType != gosnmp.GetRequest && r.pduType != gosnmp.GetNextRequest && r.pduType != gosnmp.GetBulkRequest {
+			t.Errorf("agent received a %v", r.pduType)
+		}
+		if r.version != gosnmp.Version3 && !slices.Contains(communities, r.community) {
+			communities = append(communities, r.community)
+		}
+	}
+	// Configured first, then defaults until one is accepted; the third
+	// default is never sent, and the guessing budget (2) is spent.
+	if want := []string{"s3cret-site", "public", "private"}; !slices.Equal(communities, want) {
+		t.Errorf("communities sent %q, want %q", communities, want)
+	}
+	v3 := 0
+	for _, r := range got {
+		if r.version == gosnmp.Version3 {
+			v3++
+		}
+	}
+	if v3 != 1 {
+		t.Errorf("%d v3 messages, want only the engine discovery (the guessing budget is spent)", v3)
+	}
+	assertLedgerWithinPlan(t, s.Ledger(), active.Plan([]active.Target{target}, []active.Prober{c}, l))
+
+	type acc struct {
+		version         string
+		known, accepted bool
+		access          string
+	}
+	var accesses []acc
+	engines := 0
+	for _, o := range obs {
+		if a := o.SNMPAccess; a != nil && a.User == "" && a.Version == "v3" {
+			if a.EngineID == "800010e9030008740a0b0c" && !a.Accepted {
+				engines++
+			}
+			continue
+		}
+		if a := o.SNMPAccess; a != nil {
+			if a.Fingerprint == "" || a.Fingerprint == "private" {
+				t.Errorf("access without a proper fingerprint: %+v", a)
+			}
+			accesses = append(accesses, acc{a.Version, a.KnownDefault, a.Accepted, a.Access})
+		}
+	}
+	want := []acc{{"v2c", false, false, ""}, {"v2c", true, false, ""}, {"v2c", true, true, "write"}, {"v1", true, true, "unknown"}} // the VACM maps comm1 for v2c only
+	if !slices.Equal(accesses, want) {
+		t.Errorf("accesses %+v\nwant %+v", accesses, want)
+	}
+
+	ids := map[string]otaudit.DeviceIdentity{}
+	var macs []string
+	var channels []string
+	for _, o := range obs {
+		if o.Source != "snmp:active" {
+			t.Errorf("source %q", o.Source)
+		}
+		switch {
+		case o.Identity != nil:
+			ids[o.Identity.Method] = *o.Identity
+		case o.Host != nil:
+			macs = append(macs, o.Host.MAC)
+		case o.SecureChannel != nil:
+			channels = append(channels, o.SecureChannel.Policy)
+		}
+	}
+	if id := ids["snmp-system"]; id.Vendor != "Siemens" || id.Model != "SCALANCE X208" || id.Firmware != "V4.1.4" || id.Name != "SCALANCE-X208-L1" {
+		t.Errorf("snmp-system identity %+v", id)
+	}
+	if id := ids["snmp-entity"]; id.Vendor != "Siemens AG" || id.Model != "6GK5208-0BA00-2AA3" || id.Serial != "VPJ1234567" || id.Firmware != "V4.1.4" {
+		t.Errorf("snmp-entity identity %+v", id)
+	}
+	if engines != 1 {
+		t.Errorf("%d discovery accesses with engine ID 800010e9030008740a0b0c, want 1", engines)
+	}
+	if !slices.Equal(macs, []string{"00:1b:1b:01:02:03"}) {
+		t.Errorf("MACs %v, want only the interface that is up", macs)
+	}
+	if !slices.Equal(channels, []string{"v2c", "v1"}) {
+		t.Errorf("secure channels %v", channels)
+	}
+}
+
+// An address where nothing answers costs the discovery and one community,
+// not the whole guessing budget.
+func TestProbeSilentAddressIsCheap(t *testing.T) {
+	pc, got := listenUDP(t)
+	c := New(Config{Port: uint16(pc.LocalAddr().(*net.UDPAddr).Port), DefaultCommunities: []string{"public", "private", "community"}})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries, l.MaxAttemptsPerDevice = 100*time.Millisecond, 0, 3
+	target := active.Target{Addr: mustAddr("127.0.0.1")}
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Now())))
+	rep := s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(otaudit.Observation) {})
+	if len(rep.Errors) != 1 {
+		t.Fatalf("errors %+v, want one 'no SNMP agent' device error", rep.Errors)
+	}
+	if n := len(s.Ledger()); n != 2 {
+		t.Errorf("%d requests to a silent address, want 2 (discovery, one community)", n)
+	}
+	pc.Close()
+	n := 0
+	for range got {
+		n++
+	}
+	if n != 2 {
+		t.Errorf("silent address received %d datagrams, want 2", n)
+	}
+}
+
+func assertLedgerWithinPlan(t *testing.T, ledger []active.LedgerEntry, plan []active.PlannedRequest) {
+	t.Helper()
+	budget := map[string]int{}
+	for _, p := range plan {
+		budget[p.Protocol+"/"+p.Kind+"/"+p.Detail] += p.MaxAttempts
+	}
+	for _, e := range ledger {
+		k := e.Protocol + "/" + e.Kind + "/" + e.Detail
+		if budget[k] <= 0 {
+			t.Errorf("ledger entry %s exceeds the plan", k)
+		}
+		budget[k]--
+	}
+}
