@@ -5,7 +5,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo bench lint fuzz clean
+.PHONY: all build test demo bench lint fuzz clean integration bench-active
 
 all: lint test build
 
@@ -22,6 +22,15 @@ demo: build
 # Store ingest and query benchmarks, plus passive analysis throughput.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./store/ ./collectors/pcap/
+
+# Active collectors against real devices in a network-namespace test zone
+# (root; installs snmpd, pymodbus, libmodbus, node-opcua): .ci/integration.sh.
+integration:
+	bash .ci/integration.sh
+
+# otaudit scan --active versus nmap on the test zone, side by side (root).
+bench-active:
+	bash .ci/testbed/bench-active.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

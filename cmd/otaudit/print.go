@@ -221,6 +221,22 @@ func printScore(w io.Writer, s otaudit.ZoneScore) {
 			o.Assessed, o.Applicable, dash(strings.Join(failing, ", ")))
 	}
 	tw.Flush()
+	if len(s.SubObjectives) > 0 {
+		fmt.Fprintln(w)
+		tw = table(w)
+		fmt.Fprintln(tw, "SUB-OBJECTIVE\tSCORE\tBAND\tCOVERAGE")
+		for _, o := range s.SubObjectives {
+			if o.Applicable == 0 {
+				continue
+			}
+			score := "-"
+			if o.Score >= 0 {
+				score = fmt.Sprintf("%d", o.Score)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\n", o.SubObjective, score, o.Band, o.Assessed, o.Applicable)
+		}
+		tw.Flush()
+	}
 	if len(s.FRs) == 0 {
 		return
 	}
@@ -232,6 +248,19 @@ func printScore(w io.Writer, s otaudit.ZoneScore) {
 			f.DefiniteGap, f.PotentialGap, dash(strings.Join(f.Failed, ", ")))
 	}
 	tw.Flush()
+	for _, a := range s.Attestations {
+		kind := "attested"
+		if a.Compensating {
+			kind = "compensated"
+		}
+		fmt.Fprintf(w, "  %s %s by %s (evidence %s, expires %s)\n", a.Requirement, kind, a.Approver, a.Evidence, stamp(a.Expires))
+	}
+	if len(s.Backlog) > 0 {
+		fmt.Fprintln(w, "\nREMEDIATION BACKLOG (failed requirements at or below SL-T, worst first)")
+		for i, b := range s.Backlog {
+			fmt.Fprintf(w, "  %2d. %-12s %s SL%d  %-8s %s\n", i+1, b.Requirement, b.FR.Code(), b.Level, b.Severity, strings.Join(b.Checks, ", "))
+		}
+	}
 }
 
 func printScans(w io.Writer, scans []otaudit.Scan) {
