@@ -305,7 +305,9 @@ func (a *Agent) ActiveScan(ctx context.Context, req ActiveRequest) (*ScanResult,
 
 	sched := active.NewScheduler(plan.Limits, append([]active.Option{active.WithLogger(log)}, req.SchedulerOptions...)...)
 	var obs []otaudit.Observation
-	rep := sched.Run(ctx, plan.Targets, probers, func(o otaudit.Observation) { obs = append(obs, o) })
+	running, progress := a.withProbeProgress(probers, len(plan.Targets))
+	rep := sched.Run(ctx, plan.Targets, running, func(o otaudit.Observation) { obs = append(obs, o) })
+	progress.finish()
 	run := &ActiveRun{Plan: *plan, Ledger: sched.Ledger(), Report: rep}
 	interrupted := ctx.Err()
 
@@ -319,6 +321,7 @@ func (a *Agent) ActiveScan(ctx context.Context, req ActiveRequest) (*ScanResult,
 	for _, e := range rep.Errors {
 		scan.Warnings = append(scan.Warnings, e.Error())
 	}
+	scan.Warnings = append(scan.Warnings, unreachableWarnings(plan, rep.Unreachable)...)
 	scan.Finished = a.now()
 	if interrupted != nil {
 		scan.Status = otaudit.ScanIncomplete
@@ -332,6 +335,34 @@ func (a *Agent) ActiveScan(ctx context.Context, req ActiveRequest) (*ScanResult,
 	}
 	res.Scan = scan
 	log.Info("active scan finished", "status", scan.Status, "requests", rep.Requests,
-		"device_errors", len(rep.Errors), "assets", len(res.Assets), "findings", len(res.Report.Findings))
+		"device_errors", len(rep.Errors), "unreachable", len(rep.Unreachable), "assets", len(res.Assets), "findings", len(res.Report.Findings))
 	return res, interrupted
+}
+
+// unreachableWarnings are scan warnings for the unreachable targets that
+// were named one by one (an address or a host name): the operator expected
+// a device there. Empty addresses of a range are normal and only counted
+// in the run report.
+func unreachableWarnings(plan *ActivePlan, unreachable []netip.Addr) []string {
+	if len(unreachable) == 0 {
+		return nil
+	}
+	named := map[netip.Addr]bool{}
+	for _, spec := range plan.Specs {
+		if a, err := netip.ParseAddr(strings.TrimSpace(spec)); err == nil {
+			named[a.Unmap()] = true
+		}
+	}
+	for _, t := range plan.Targets {
+		if t.Name != "" {
+			named[t.Addr.Unmap()] = true
+		}
+	}
+	var out []string
+	for _, a := range unreachable {
+		if named[a.Unmap()] {
+			out = append(out, fmt.Sprintf("tcp %s: %v: not probed further (no ARP answer or no route)", a, active.ErrUnreachable))
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -86,7 +87,8 @@ func TestActiveScanCommitsWhatDevicesSaid(t *testing.T) {
 	if len(ledger) != 2 || ledger[0].Protocol != "tcp" || ledger[1].Protocol != "modbus" {
 		t.Fatalf("ledger %+v: want discovery's connect, then the identity read", ledger)
 	}
-	if len(res.Active.Plan.Requests) != 2 {
+	// The port, discovery's retry budget for the device, the identity read.
+	if len(res.Active.Plan.Requests) != 3 {
 		t.Errorf("plan %+v", res.Active.Plan.Requests)
 	}
 	stored, err := a.Assets(context.Background())
@@ -189,5 +191,51 @@ func TestPassiveFirstProbesOnlyKnownAssets(t *testing.T) {
 		if !inCell[tg.Addr] {
 			t.Errorf("target %s was never seen passively", tg.Addr)
 		}
+	}
+}
+
+// unreachableProber stands in for discovery on addresses that fail ARP.
+type unreachableProber struct{}
+
+func (unreachableProber) Name() string { return "tcp" }
+func (unreachableProber) Plan(t active.Target, _ active.Limits) []active.PlannedRequest {
+	return []active.PlannedRequest{{Target: t.Addr, Protocol: "tcp", Kind: "connect", MaxAttempts: 1, Detail: "port 502"}}
+}
+func (unreachableProber) Probe(ctx context.Context, s *active.Session, t active.Target, _ func(otaudit.Observation)) error {
+	return s.Do(ctx, "tcp", "connect", "port 502", func(context.Context) error {
+		return fmt.Errorf("tcp %s port 502: %w", t.Addr, active.ErrUnreachable)
+	})
+}
+
+// TestUnreachableTargetsAreOutcomes: addresses that fail ARP are neither
+// device errors nor probed further; only those named one by one become a
+// scan warning (the empty addresses of a range are normal).
+func TestUnreachableTargetsAreOutcomes(t *testing.T) {
+	a := &Agent{DBPath: filepath.Join(t.TempDir(), "o.db"), Now: func() time.Time { return t0 }}
+	res, err := a.ActiveScan(context.Background(), ActiveRequest{
+		Targets:          []string{"192.0.2.0/30", "198.51.100.7"},
+		Probers:          []active.Prober{identityProber{}, unreachableProber{}},
+		SchedulerOptions: []active.Option{active.WithClock(activetest.NewVirtualClock(t0))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Active.Report
+	if len(rep.Errors) != 0 || len(rep.Unreachable) != 3 {
+		t.Fatalf("errors %+v, unreachable %v: want the 3 targets unreachable and no error", rep.Errors, rep.Unreachable)
+	}
+	for _, e := range res.Active.Ledger {
+		if e.Protocol != "tcp" {
+			t.Errorf("ledger: %s %s to %s, an unreachable target", e.Protocol, e.Kind, e.Target)
+		}
+	}
+	var warned []string
+	for _, w := range res.Scan.Warnings {
+		if strings.Contains(w, "unreachable") {
+			warned = append(warned, w)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "198.51.100.7") {
+		t.Errorf("warnings %q: want one, for the target named by its address", warned)
 	}
 }

@@ -31,6 +31,10 @@ type Agent struct {
 	Logger      *slog.Logger
 	// Now is the clock for scan records; tests replace it.
 	Now func() time.Time
+	// Progress, when set, hears how far a scan has got: bytes of capture
+	// read, probes done (agent/daemon_progress.go). The CLI sets it when
+	// stderr is a terminal.
+	Progress func(ScanProgress)
 
 	// afterBegin runs once the scan is recorded as running; tests use it
 	// to interrupt a scan at a known point.

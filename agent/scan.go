@@ -204,6 +204,8 @@ func evaluate(res *ScanResult, scan *otaudit.Scan, obs []otaudit.Observation, co
 // that failed, and the context error if the scan was interrupted.
 func (a *Agent) collectCaptures(ctx context.Context, sources []string, judge otaudit.CredentialJudge, scan *otaudit.Scan) (obs []otaudit.Observation, read int, srcErrs []error, interrupted error) {
 	log := a.logger()
+	progress := a.captureProgress(sources)
+	defer progress.finish()
 	for _, src := range sources {
 		files, explicit, err := expandSource(src)
 		if err != nil {
@@ -215,7 +217,7 @@ func (a *Agent) collectCaptures(ctx context.Context, sources []string, judge ota
 			if err := ctx.Err(); err != nil {
 				return obs, read, srcErrs, err
 			}
-			r, err := pcap.AnalyzeFile(ctx, file, pcap.Options{Judge: judge, Logger: log})
+			r, err := analyzeCapture(ctx, file, pcap.Options{Judge: judge, Logger: log}, progress)
 			if r != nil {
 				scan.Stats.Packets += r.Stats.Packets
 				scan.Stats.Bytes += r.Stats.Bytes

@@ -151,6 +151,10 @@ type ExportTarget struct {
 	// roots). Both are resolved against the configuration file's directory.
 	TokenFile string `json:"token_file,omitempty" yaml:"token_file,omitempty"`
 	CAFile    string `json:"ca_file,omitempty" yaml:"ca_file,omitempty"`
+	// CertFile and KeyFile are a client certificate for URL (both or
+	// neither), for endpoints that authenticate agents by certificate.
+	CertFile string `json:"cert_file,omitempty" yaml:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty" yaml:"key_file,omitempty"`
 }
 
 // baseline is the configuration every file starts from before its own keys

@@ -133,6 +133,8 @@ func TestParseReportsBadConfigs(t *testing.T) {
 			[]wantProblem{{"bad.yaml:5:5", "export[0]", "needs a directory or a url"}}},
 		{"token file for a directory", zoneDocHead + "export:\n  - {format: csv, directory: out, token_file: t}\n",
 			[]wantProblem{{"bad.yaml:5:35", "export[0].token_file", "only applies to a url target"}}},
+		{"client certificate without its key", zoneDocHead + "export:\n  - {format: json, url: \"https://c.example/in\", cert_file: c.pem}\n",
+			[]wantProblem{{"bad.yaml:5:5", "export[0]", "cert_file and key_file go together"}}},
 		{"missing export format", zoneDocHead + "export:\n  - {directory: out}\n",
 			[]wantProblem{{"bad.yaml:5:5", "export[0].format", "required"}}},
 		{"cron with 4 fields", zoneDocHead + "schedule:\n  cron: \"0 2 * *\"\n",

@@ -38,6 +38,8 @@ func (d *configDecoder) exportTarget(n *yaml.Node, field string) (ExportTarget, 
 		"url":        func(n *yaml.Node, f string) { t.URL = d.exportURL(n, f) },
 		"token_file": func(n *yaml.Node, f string) { t.TokenFile = d.path(n, f) },
 		"ca_file":    func(n *yaml.Node, f string) { t.CAFile = d.path(n, f) },
+		"cert_file":  func(n *yaml.Node, f string) { t.CertFile = d.path(n, f) },
+		"key_file":   func(n *yaml.Node, f string) { t.KeyFile = d.path(n, f) },
 	})
 	if seen == nil {
 		return t, false
@@ -55,11 +57,14 @@ func (d *configDecoder) exportTarget(n *yaml.Node, field string) (ExportTarget, 
 	// A token or CA file means nothing for a local directory; saying so
 	// catches a target whose url was meant but left out.
 	if dir && !u {
-		for _, k := range []string{"token_file", "ca_file"} {
+		for _, k := range []string{"token_file", "ca_file", "cert_file", "key_file"} {
 			if seen[k] != nil {
 				d.problemAt(seen[k], joinField(field, k), "only applies to a url target")
 			}
 		}
+	}
+	if (seen["cert_file"] == nil) != (seen["key_file"] == nil) {
+		d.problemAt(entry, field, "cert_file and key_file go together (a client certificate needs its key)")
 	}
 	return t, len(d.problems) == before
 }

@@ -66,7 +66,7 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 				p.addf("meta: credential key is %d bytes, want %d", len(k), credentialKeySize)
 			}
 		}
-		for _, name := range append(slices.Clone(primaryBuckets), indexBuckets...) {
+		for _, name := range append(append(slices.Clone(primaryBuckets), indexBuckets...), outboxBuckets...) {
 			b := tx.Bucket(name)
 			if b == nil {
 				p.addf("bucket %s is missing", name)
@@ -77,7 +77,11 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		if len(p.list) > 0 {
 			return nil // the value checks below need every bucket
 		}
-		return checkValues(ctx, tx, &p)
+		if err := checkValues(ctx, tx, &p); err != nil {
+			return err
+		}
+		checkOutbox(tx, &p)
+		return nil
 	})
 	if err != nil {
 		return rep, err

@@ -50,7 +50,8 @@ func TestCheckHealthy(t *testing.T) {
 		counts[b.Bucket] = b.Keys
 	}
 	want := map[string]int{"meta": 2, "scans": 1, "observations": 500, "assets": 2, "findings": 3, "finding_history": 3,
-		"scores": 1, "baselines": 1, "idx_findings_status": 3, "idx_findings_zone": 3, "idx_scan_assets": 2}
+		"scores": 1, "baselines": 1, "idx_findings_status": 3, "idx_findings_zone": 3, "idx_scan_assets": 2,
+		"outbox": 0, "outbox_content": 0, "idx_outbox_keys": 0}
 	for name, n := range want {
 		if counts[name] != n {
 			t.Errorf("bucket %s: %d keys, want %d", name, counts[name], n)

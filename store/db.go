@@ -191,7 +191,11 @@ func boltHeaderProblem(f *os.File, size int64) string {
 	for i := 0; i <= 14; i++ {
 		offsets = append(offsets, int64(1024)<<i)
 	}
-	sawMagic := false
+	// bbolt keeps two meta pages and uses the valid one with the higher
+	// transaction ID; judge that one, since the other may describe an
+	// older, smaller file that a truncation happens to leave intact.
+	sawMagic, found := false, false
+	var pageSize, highWater, txid int64
 	for _, off := range offsets {
 		var buf [pageHeaderSize + 64]byte
 		if off+int64(len(buf)) > size {
@@ -213,11 +217,15 @@ func boltHeaderProblem(f *os.File, size int64) string {
 		if h.Sum64() != binary.NativeEndian.Uint64(m[metaSumLen:]) {
 			continue
 		}
-		pageSize := int64(binary.NativeEndian.Uint32(m[8:]))
-		if off != 0 && off != pageSize {
+		ps := int64(binary.NativeEndian.Uint32(m[8:]))
+		if off != 0 && off != ps {
 			continue
 		}
-		highWater := int64(binary.NativeEndian.Uint64(m[40:]))
+		if tx := int64(binary.NativeEndian.Uint64(m[48:])); !found || tx > txid {
+			found, pageSize, highWater, txid = true, ps, int64(binary.NativeEndian.Uint64(m[40:])), tx
+		}
+	}
+	if found {
 		if pageSize < 1024 || highWater < 4 || highWater > size/pageSize {
 			return "truncated bbolt file"
 		}

@@ -14,7 +14,8 @@ import (
 // Buckets. Keys are fixed-width big-endian where their order matters, so a
 // cursor walks them in numeric order.
 var (
-	// bucketMeta: schema_version (8-byte BE), credential_key (32 random bytes).
+	// bucketMeta: schema_version (8-byte BE), credential_key (32 random bytes),
+	// processed_captures:<zone> (JSON {"v":1,…}, store/agentstate.go).
 	bucketMeta = []byte("meta")
 	// bucketScans: scanID (8) → scan envelope. Its bbolt sequence hands out
 	// scan IDs, so they are never reused even after an explicit delete.
@@ -42,12 +43,28 @@ var (
 	bucketFindingsByZone = []byte("idx_findings_zone")
 	// bucketScanAssets: scanID (8) | asset key — which assets a scan saw.
 	bucketScanAssets = []byte("idx_scan_assets")
+
+	// The delivery outbox (schema 3).
+
+	// bucketOutbox: item ID (8, the bucket's sequence, never reused) →
+	// outbox item envelope (metadata only, small, so listing the outbox
+	// never reads the files themselves).
+	bucketOutbox = []byte("outbox")
+	// bucketOutboxContent: item ID (8) → the file's bytes, raw (no
+	// envelope: they are an export document, opaque to the store).
+	bucketOutboxContent = []byte("outbox_content")
+	// bucketOutboxKeys: idempotency key → item ID (8), so queueing the same
+	// file for the same target twice holds it once.
+	bucketOutboxKeys = []byte("idx_outbox_keys")
 )
 
 // Meta keys.
 var (
 	metaSchemaVersion = []byte("schema_version")
 	metaCredentialKey = []byte("credential_key")
+	// metaOutboxDelivered (schema 3): how many outbox items were ever
+	// acknowledged (8-byte BE counter).
+	metaOutboxDelivered = []byte("outbox_delivered")
 )
 
 // credentialKeySize is the length of the fingerprint key.
@@ -63,6 +80,7 @@ const (
 	kindFindingEvent = "finding_event"
 	kindZoneScore    = "zone_score"
 	kindBaseline     = "baseline"
+	kindOutboxItem   = "outbox_item"
 )
 
 var valueVersions = map[string]int{
@@ -73,6 +91,7 @@ var valueVersions = map[string]int{
 	kindFindingEvent: 1,
 	kindZoneScore:    1,
 	kindBaseline:     1,
+	kindOutboxItem:   1,
 }
 
 // migration brings the schema from version N-1 to N (N = its position in
@@ -89,17 +108,20 @@ type migration struct {
 var migrations = []migration{
 	{name: "create primary buckets", apply: migrateCreatePrimaries},
 	{name: "add finding and scan-asset indexes", apply: migrateAddIndexes},
+	{name: "add the delivery outbox", apply: migrateAddOutbox},
 }
 
 // SchemaVersion is the schema version this build writes: the number of
 // migrations (a test keeps the two in step).
-const SchemaVersion uint64 = 2
+const SchemaVersion uint64 = 3
 
-// primaryBuckets exist from schema 1; indexBuckets from schema 2.
+// primaryBuckets exist from schema 1; indexBuckets from schema 2;
+// outboxBuckets from schema 3.
 var (
 	primaryBuckets = [][]byte{bucketMeta, bucketScans, bucketObservations, bucketAssets,
 		bucketFindings, bucketFindingHistory, bucketScores, bucketBaselines}
-	indexBuckets = [][]byte{bucketFindingsByStatus, bucketFindingsByZone, bucketScanAssets}
+	indexBuckets  = [][]byte{bucketFindingsByStatus, bucketFindingsByZone, bucketScanAssets}
+	outboxBuckets = [][]byte{bucketOutbox, bucketOutboxContent, bucketOutboxKeys}
 )
 
 func migrateCreatePrimaries(tx *bolt.Tx) error {
@@ -126,4 +148,14 @@ func migrateAddIndexes(tx *bolt.Tx) error {
 		}
 		return putFindingIndexes(tx, f.ID, f.Status, f.Zone)
 	})
+}
+
+// migrateAddOutbox creates the (empty) delivery outbox.
+func migrateAddOutbox(tx *bolt.Tx) error {
+	for _, name := range outboxBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }

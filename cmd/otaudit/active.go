@@ -77,6 +77,7 @@ func runActiveScan(ctx context.Context, o *scanOptions) error {
 	if err != nil {
 		return err
 	}
+	a.Progress = scanProgress(o.io.Err) // cmd/otaudit/progress.go
 	res, scanErr := a.ActiveScan(ctx, o.Active.request())
 	if res == nil {
 		return scanErr

@@ -8,12 +8,15 @@ import (
 	stdio "io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/agent"
+	"github.com/otaudit/otaudit/agent/export"
 	"github.com/otaudit/otaudit/configs"
 	"github.com/otaudit/otaudit/store"
 )
@@ -103,6 +106,7 @@ func runScan(ctx context.Context, o *scanOptions) error {
 	if err != nil {
 		return err
 	}
+	a.Progress = scanProgress(o.io.Err) // cmd/otaudit/progress.go
 	res, scanErr := a.Scan(ctx, agent.ScanRequest{Pcaps: o.Pcaps})
 	if res == nil {
 		return scanErr
@@ -361,21 +365,44 @@ type exportOptions struct {
 	io     streams
 	Format string
 	Output string
+	Zone   string
+	Since  string
+	since  time.Time
 }
 
 func newExportCmd(g *globalOptions, io streams, runF func(context.Context, *exportOptions) error) *cobra.Command {
 	o := &exportOptions{g: g, io: io}
 	cmd := &cobra.Command{
-		Use:   "export --format json [-o FILE]",
+		Use:   "export --format F [--since DATE|DURATION] [--zone Z] [-o FILE|DIR]",
 		Short: "Export assets, findings, scores and scans for another tool",
-		Args:  noArgs,
+		Long: `Writes the store's content in one of these formats:
+
+  json        otaudit's own versioned document (docs/schema/otaudit-export.schema.json)
+  csv         assets.csv and findings.csv (RFC 4180, UTF-8, ISO-8601 UTC); -o names a directory
+  ocsf        OCSF 1.8 JSON Lines: Device Inventory Info (5001) per asset, Compliance Finding (2003)
+              per finding and per check result no finding stands for
+  defectdojo  DefectDojo Generic Findings Import JSON (unique_id_from_tool = finding ID)
+  cyclonedx   CycloneDX 1.6 JSON of the zone's devices with their firmware
+
+Without -o a single-file format goes to standard output; csv needs -o DIR.
+--since keeps findings and assets last seen (and scans started) at or after
+a time: RFC 3339, a date (YYYY-MM-DD, UTC) or a duration back from now (72h,
+7d). --zone keeps one zone's scans, scores, findings and assets.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			known := false
-			for _, f := range agent.Formats {
-				known = known || f == o.Format
-			}
-			if !known {
+			if !slices.Contains(agent.Formats, o.Format) {
 				return usageError{fmt.Errorf("--format %q: this build writes %s", o.Format, strings.Join(agent.Formats, ", "))}
+			}
+			if o.Since != "" {
+				t, err := parseTimeArg(o.Since, time.Now(), -1)
+				if err != nil {
+					return usageError{fmt.Errorf("--since: %w", err)}
+				}
+				o.since = t
+			}
+			toStdout := o.Output == "" || o.Output == "-"
+			if toStdout && !export.SingleFile(o.Format) {
+				return usageError{fmt.Errorf("--format %s writes several files: name a directory with -o DIR", o.Format)}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -384,21 +411,25 @@ func newExportCmd(g *globalOptions, io streams, runF func(context.Context, *expo
 			if err != nil {
 				return err
 			}
-			write := func(w stdio.Writer) error {
-				return a.Export(cmd.Context(), o.Format, w, store.FindingFilter{}, "otaudit "+version)
-			}
-			if o.Output == "" || o.Output == "-" {
-				return write(io.Out)
-			}
-			if err := agent.WriteFileAtomic(o.Output, write); err != nil {
+			files, err := a.ExportFiles(cmd.Context(), o.Format, agent.ExportQuery{Zone: o.Zone, Since: o.since, Generator: "otaudit " + version})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(io.Err, "wrote %s\n", o.Output)
-			return nil
+			if toStdout {
+				_, err := io.Out.Write(files[0].Data)
+				return err
+			}
+			paths, err := agent.WriteExportFiles(files, o.Output)
+			for _, p := range paths {
+				fmt.Fprintf(io.Err, "wrote %s\n", p)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&o.Format, "format", "json", "export format: "+strings.Join(agent.Formats, ", "))
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output file (default: standard output)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output file, or directory for csv (default: standard output)")
+	cmd.Flags().StringVar(&o.Zone, "zone", "", "export only this zone (default: every zone in the store)")
+	cmd.Flags().StringVar(&o.Since, "since", "", "only findings and assets last seen at or after this time: RFC 3339, YYYY-MM-DD or a duration back from now (72h, 7d)")
 	return cmd
 }
 

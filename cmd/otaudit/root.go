@@ -55,8 +55,13 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitCoder is an error that chooses its own exit code.
+type exitCoder interface{ ExitCode() int }
+
 // findingsError marks findings at or above --fail-on (exit 3).
 type findingsError struct{ count int }
+
+func (e findingsError) ExitCode() int { return exitFindings }
 
 func (e findingsError) Error() string {
 	return fmt.Sprintf("%d open finding(s) at or above the --fail-on severity", e.count)
@@ -69,10 +74,10 @@ func run(ctx context.Context, args []string, io streams) int {
 	if err == nil {
 		return exitOK
 	}
-	var fe findingsError
-	if errors.As(err, &fe) {
+	var ec exitCoder
+	if errors.As(err, &ec) {
 		fmt.Fprintln(io.Err, "otaudit:", err)
-		return exitFindings
+		return ec.ExitCode()
 	}
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") ||
@@ -100,7 +105,8 @@ finds default and cleartext credentials, uncontrolled remote access, unknown
 devices and unauthorised writes, traces every finding to IEC 62443-3-3, 62443-2-1
 and ISO 27001, and scores the zone per security objective.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on.`,
+Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on, or a
+commissioning run that is not accepted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -131,6 +137,10 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on.`,
 		newVersionCmd(io),
 	)
 	root.AddCommand(newBaselineCmd(g, io), newRegisterCmd(g, io), newChecksCmd(g, io, nil))
+	root.AddCommand(newCommissionCmd(g, io, nil))
+	root.AddCommand(newReportCmd(g, io, nil))
+	root.AddCommand(newAgentCmd(g, io))
+	root.AddCommand(newOutboxCmd(g, io))
 	return root
 }
 

@@ -148,6 +148,14 @@ var ErrNotAllowed = errors.New("request kind not allowed: active collectors are 
 // refusing, not by trusting the prober.
 var ErrOverPlan = errors.New("request not in the plan: more attempts than the dry-run announced")
 
+// ErrUnreachable: the network says the device cannot be reached (no ARP
+// answer, no route). A prober wraps it when that is why it stopped; the
+// scheduler then runs no other prober on the device — a host that does not
+// answer ARP cannot answer UDP either — and counts the target in
+// RunReport.Unreachable instead of as a device error: a range holds many
+// empty addresses.
+var ErrUnreachable = errors.New("host unreachable")
+
 // allowed reports whether protocol/kind is on the allow-list.
 func allowed(protocol, kind string) bool { return Allowed[protocol][kind] }
 
@@ -188,7 +196,11 @@ type RunReport struct {
 	Targets  int           `json:"targets"`
 	Requests int           `json:"requests"`
 	Errors   []DeviceError `json:"errors,omitempty"`
-	Duration time.Duration `json:"duration"`
+	// Unreachable are the targets the network reported unreachable
+	// (ErrUnreachable), in address order: not device errors, and not
+	// probed further.
+	Unreachable []netip.Addr  `json:"unreachable,omitempty"`
+	Duration    time.Duration `json:"duration"`
 }
 
 // DeviceError is one prober's failure on one device; the scan goes on.

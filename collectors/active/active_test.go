@@ -490,3 +490,50 @@ func TestCancelledRunSkipsRemainingDevices(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+// TestUnreachableEndsTheDevice: a prober that says the network cannot reach
+// the device ends that device's probe — the later probers are skipped —
+// and the target is reported unreachable, not as a device error; the other
+// devices are probed in full.
+func TestUnreachableEndsTheDevice(t *testing.T) {
+	targets := targetsN(3)
+	dead := targets[1].Addr
+	disc := &fakeProber{name: "tcp", protocol: "tcp", kind: "connect", requests: 1, send: func(_ context.Context, tg active.Target, _ int) error {
+		if tg.Addr == dead {
+			return fmt.Errorf("tcp %s port 102: %w: connect: no route to host", tg.Addr, active.ErrUnreachable)
+		}
+		return nil
+	}}
+	snmp := &fakeProber{name: "snmp", protocol: "snmp", kind: "get", requests: 2}
+	failing := &fakeProber{name: "modbus", protocol: "modbus", kind: "read-device-id", requests: 1,
+		send: func(context.Context, active.Target, int) error { return errors.New("exception 1") }}
+	sc := active.NewScheduler(active.Limits{}, active.WithClock(activetest.NewVirtualClock(t0)))
+	rep := sc.Run(context.Background(), targets, []active.Prober{snmp, failing, disc}, func(otaudit.Observation) {})
+	if !slices.Equal(rep.Unreachable, []netip.Addr{dead}) {
+		t.Errorf("unreachable %v, want [%s]", rep.Unreachable, dead)
+	}
+	for _, e := range rep.Errors {
+		if e.Target == dead {
+			t.Errorf("device error for the unreachable device: %+v", e)
+		}
+	}
+	// The two live devices still report the failing prober's errors.
+	if len(rep.Errors) != 2 {
+		t.Errorf("errors %+v: want the modbus failure on each live device", rep.Errors)
+	}
+	for _, p := range []*fakeProber{snmp, failing} {
+		for _, tg := range p.probed {
+			if tg.Addr == dead {
+				t.Errorf("%s probed %s after discovery found it unreachable", p.name, dead)
+			}
+		}
+		if len(p.probed) != 2 {
+			t.Errorf("%s probed %d devices, want the 2 reachable ones", p.name, len(p.probed))
+		}
+	}
+	for _, e := range sc.Ledger() {
+		if e.Target == dead && e.Protocol != "tcp" {
+			t.Errorf("ledger: %s %s sent to the unreachable device", e.Protocol, e.Kind)
+		}
+	}
+}

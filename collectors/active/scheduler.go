@@ -3,6 +3,7 @@ package active
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -113,7 +114,10 @@ func Plan(targets []Target, probers []Prober, l Limits) []PlannedRequest {
 // Run probes every target with every prober, discovery first on each
 // device: at most Concurrency devices at once and ConnsPerDevice requests
 // in flight per device; a slow or silent device holds only its own worker,
-// and a device's failure is recorded in the report, never fatal. emit is
+// and a device's failure is recorded in the report, never fatal. A prober
+// that finds the device unreachable (ErrUnreachable) ends that device's
+// probe: the others are skipped and the target is reported in
+// RunReport.Unreachable, not as an error. emit is
 // called from one goroutine at a time. When ctx ends, devices not yet
 // started are skipped and the ones running stop at their next request.
 func (s *Scheduler) Run(ctx context.Context, targets []Target, probers []Prober, emit func(otaudit.Observation)) RunReport {
@@ -122,9 +126,10 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, probers []Prober,
 	ledgerBefore := len(s.Ledger())
 
 	var (
-		emitMu sync.Mutex
-		errMu  sync.Mutex
-		errs   []DeviceError
+		emitMu      sync.Mutex
+		errMu       sync.Mutex
+		errs        []DeviceError
+		unreachable []netip.Addr
 	)
 	safeEmit := func(o otaudit.Observation) {
 		emitMu.Lock()
@@ -134,6 +139,10 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, probers []Prober,
 	fail := func(t Target, prober string, err error) {
 		errMu.Lock()
 		defer errMu.Unlock()
+		if errors.Is(err, ErrUnreachable) {
+			unreachable = append(unreachable, t.Addr)
+			return
+		}
 		errs = append(errs, DeviceError{Target: t.Addr, Prober: prober, Err: err.Error()})
 	}
 
@@ -162,11 +171,13 @@ feed:
 	slices.SortFunc(errs, func(a, b DeviceError) int {
 		return cmp.Or(a.Target.Compare(b.Target), cmp.Compare(a.Prober, b.Prober))
 	})
+	slices.SortFunc(unreachable, netip.Addr.Compare)
 	return RunReport{
-		Targets:  len(targets),
-		Requests: len(s.Ledger()) - ledgerBefore,
-		Errors:   errs,
-		Duration: s.clock.Now().Sub(start),
+		Targets:     len(targets),
+		Requests:    len(s.Ledger()) - ledgerBefore,
+		Errors:      errs,
+		Unreachable: slices.Compact(unreachable),
+		Duration:    s.clock.Now().Sub(start),
 	}
 }
 
@@ -196,6 +207,14 @@ func (s *Scheduler) probeDevice(ctx context.Context, t Target, probers []Prober,
 			}
 			emit(o)
 		})
+		if errors.Is(err, ErrUnreachable) {
+			// Nothing else would get there: every other prober would
+			// only add its own timeouts (a dead address in a range costs
+			// one ARP failure, not one per protocol).
+			log.Debug("unreachable: no other prober runs on this device", "prober", p.Name(), "error", err)
+			fail(t, p.Name(), err)
+			return
+		}
 		if err != nil {
 			log.Warn("probe failed", "prober", p.Name(), "error", err)
 			fail(t, p.Name(), err)

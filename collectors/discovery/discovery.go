@@ -104,13 +104,23 @@ func detail(port Port) string {
 	return fmt.Sprintf("port %d (%s)", port.Number, port.Protocol)
 }
 
-// Plan is one connect per port, with the retry budget: a connect that got
-// no answer at all may be lost, so it is tried again; a refusal is not.
+// retryDetail names the retry connects in the plan and the ledger.
+const retryDetail = "retry of a port that did not answer"
+
+// Plan is one connect per port, plus the device's retry budget: a connect
+// that got no answer at all may have been lost, so it is tried again while
+// the budget lasts (l.Retries per device, not per port: the kernel already
+// repeats a lost SYN within one connect, and a device that drops every
+// port must not cost every port twice). A refusal is never retried.
 func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest {
-	out := make([]active.PlannedRequest, 0, len(p.ports))
+	out := make([]active.PlannedRequest, 0, len(p.ports)+1)
 	for _, port := range p.ports {
 		out = append(out, active.PlannedRequest{Target: t.Addr, Protocol: "tcp", Kind: "connect",
-			MaxAttempts: 1 + l.Retries, Detail: detail(port)})
+			MaxAttempts: 1, Detail: detail(port)})
+	}
+	if r := max(l.Retries, 0); r > 0 && len(p.ports) > 0 {
+		out = append(out, active.PlannedRequest{Target: t.Addr, Protocol: "tcp", Kind: "connect",
+			MaxAttempts: min(r, len(p.ports)), Detail: retryDetail})
 	}
 	return out
 }
@@ -145,17 +155,19 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// ErrUnreachable: the network reported the device unreachable.
-var ErrUnreachable = errors.New("host unreachable")
+// ErrUnreachable: the network reported the device unreachable. It is
+// active.ErrUnreachable, so the scheduler skips the other probers.
+var ErrUnreachable = active.ErrUnreachable
 
 // Probe connects to each port in turn (through s.Do, so within the rate
 // limits and the plan) and emits a flow per open port and the host when
 // anything answered. A device that answers nothing is not an error (a
-// range holds many empty addresses); one the network reports unreachable
-// is, with the network's reason.
+// range holds many empty addresses, and a device may serve SNMP only); one
+// the network reports unreachable ends with ErrUnreachable and the
+// network's reason, which tells the scheduler to try nothing else there.
 func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, emit func(otaudit.Observation)) error {
 	log := p.log.With("collector", "tcp", "target", t.Addr)
-	retries := s.Limits().Retries
+	retriesLeft := max(s.Limits().Retries, 0)
 	var (
 		client       netip.Addr
 		answered     int64
@@ -167,8 +179,12 @@ func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, 
 		address := net.JoinHostPort(t.Addr.String(), strconv.Itoa(int(port.Number)))
 		var result outcome
 		var lastErr error
-		for attempt := 0; attempt <= retries; attempt++ {
-			err := s.Do(ctx, "tcp", "connect", detail(port), func(ctx context.Context) error {
+		for attempt := 0; ; attempt++ {
+			what := detail(port)
+			if attempt > 0 {
+				what = retryDetail + ": " + what
+			}
+			err := s.Do(ctx, "tcp", "connect", what, func(ctx context.Context) error {
 				conn, err := p.dial(ctx, "tcp", address)
 				if err != nil {
 					return err
@@ -191,9 +207,10 @@ func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, 
 				return fmt.Errorf("tcp %s: %w", t.Addr, ctx.Err())
 			}
 			result, lastErr = classify(err), err
-			if result != silent {
+			if result != silent || retriesLeft == 0 {
 				break
 			}
+			retriesLeft--
 		}
 		switch result {
 		case open:

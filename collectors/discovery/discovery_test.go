@@ -141,19 +141,30 @@ func TestDiscoveryFindsOpenPortsAndSendsNoPayload(t *testing.T) {
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 
 func TestPlanIsExactlyTheDefaultPorts(t *testing.T) {
-	plan := discovery.New(discovery.Config{}).Plan(active.Target{Addr: netip.MustParseAddr("10.0.0.5")}, active.Limits{Retries: 2})
+	addr := netip.MustParseAddr("10.0.0.5")
+	plan := discovery.New(discovery.Config{}).Plan(active.Target{Addr: addr}, active.Limits{Retries: 2})
 	var ports []string
+	total := 0
 	for _, r := range plan {
-		if r.Protocol != "tcp" || r.Kind != "connect" || r.MaxAttempts != 3 || r.Target != netip.MustParseAddr("10.0.0.5") {
+		if r.Protocol != "tcp" || r.Kind != "connect" || r.Target != addr {
 			t.Errorf("planned %+v", r)
 		}
+		total += r.MaxAttempts
 		ports = append(ports, r.Detail)
 	}
 	want := []string{"port 102 (s7comm)", "port 502 (modbus)", "port 4840 (opcua)", "port 44818 (enip)", "port 20000 (dnp3)",
 		"port 2404 (iec104)", "port 21 (ftp)", "port 22 (ssh)", "port 23 (telnet)", "port 80 (http)", "port 443 (https)",
-		"port 3389 (rdp)", "port 5900 (vnc)"}
+		"port 3389 (rdp)", "port 5900 (vnc)", "retry of a port that did not answer"}
 	if !slices.Equal(ports, want) {
 		t.Fatalf("planned ports %v\nwant %v", ports, want)
+	}
+	// One connect per port plus the device's retry budget, not a retry per port.
+	if want := len(discovery.DefaultPorts) + 2; total != want {
+		t.Fatalf("plan allows %d connects, want %d", total, want)
+	}
+	plan = discovery.New(discovery.Config{}).Plan(active.Target{Addr: addr}, active.Limits{})
+	if len(plan) != len(discovery.DefaultPorts) {
+		t.Fatalf("no retries: %d plan lines, want one per port", len(plan))
 	}
 }
 
@@ -169,10 +180,13 @@ func TestSilentAddressIsGivenUpAfterFewPorts(t *testing.T) {
 	var calls int
 	p := discovery.New(discovery.Config{Dial: silentDial(&calls), GiveUpAfterSilent: 3})
 	obs, sc, rep := run(t, p, active.Limits{Retries: 1}, netip.MustParseAddr("10.0.0.9"))
-	// Three ports, each tried twice (a lost SYN is worth one retry), then
-	// the address is given up: no observation, no error.
-	if calls != 6 || len(sc.Ledger()) != 6 || len(obs) != 0 || len(rep.Errors) != 0 {
-		t.Fatalf("dials %d, ledger %d, observations %d, errors %+v", calls, len(sc.Ledger()), len(obs), rep.Errors)
+	// Three silent ports, the first one tried twice (the device's one
+	// retry), then the address is given up: no observation, no error.
+	if calls != 4 || len(sc.Ledger()) != 4 || len(obs) != 0 || len(rep.Errors) != 0 || len(rep.Unreachable) != 0 {
+		t.Fatalf("dials %d, ledger %d, observations %d, errors %+v, unreachable %v", calls, len(sc.Ledger()), len(obs), rep.Errors, rep.Unreachable)
+	}
+	if l := sc.Ledger(); !strings.HasPrefix(l[1].Detail, "retry of a port that did not answer: port 102") {
+		t.Errorf("second connect %q: want the retry of port 102", l[1].Detail)
 	}
 	calls = 0
 	p = discovery.New(discovery.Config{Dial: silentDial(&calls), GiveUpAfterSilent: -1})
@@ -182,18 +196,56 @@ func TestSilentAddressIsGivenUpAfterFewPorts(t *testing.T) {
 	}
 }
 
-func TestUnreachableHostIsADeviceError(t *testing.T) {
+// nextProber records whether the scheduler let it probe after discovery.
+type nextProber struct{ probed []netip.Addr }
+
+func (n *nextProber) Name() string { return "snmp" }
+func (n *nextProber) Plan(t active.Target, _ active.Limits) []active.PlannedRequest {
+	return []active.PlannedRequest{{Target: t.Addr, Protocol: "snmp", Kind: "get", MaxAttempts: 1}}
+}
+func (n *nextProber) Probe(_ context.Context, _ *active.Session, t active.Target, _ func(otaudit.Observation)) error {
+	n.probed = append(n.probed, t.Addr)
+	return nil
+}
+
+func TestUnreachableHostEndsTheDeviceWithoutError(t *testing.T) {
 	var calls int
 	p := discovery.New(discovery.Config{Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 		calls++
 		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.EHOSTUNREACH}
 	}})
-	obs, _, rep := run(t, p, active.Limits{Retries: 1}, netip.MustParseAddr("10.0.0.9"))
-	if calls != 1 || len(obs) != 0 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].Err, "host unreachable") {
-		t.Fatalf("dials %d, observations %d, errors %+v", calls, len(obs), rep.Errors)
+	dead := netip.MustParseAddr("10.0.0.9")
+	next := &nextProber{}
+	sc := active.NewScheduler(active.Limits{Retries: 1}, active.WithClock(activetest.NewVirtualClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))))
+	var obs []otaudit.Observation
+	rep := sc.Run(context.Background(), []active.Target{{Addr: dead}}, []active.Prober{next, p}, func(o otaudit.Observation) { obs = append(obs, o) })
+	// One connect tells: the host does not answer ARP, so it cannot answer
+	// UDP either. It is an outcome (a range holds many empty addresses),
+	// and no other prober spends its timeouts on it.
+	if calls != 1 || len(obs) != 0 || len(rep.Errors) != 0 || !slices.Equal(rep.Unreachable, []netip.Addr{dead}) {
+		t.Fatalf("dials %d, observations %d, errors %+v, unreachable %v", calls, len(obs), rep.Errors, rep.Unreachable)
+	}
+	if len(next.probed) != 0 {
+		t.Fatalf("the next prober probed %v after discovery found the host unreachable", next.probed)
+	}
+	if l := sc.Ledger(); len(l) != 1 || l[0].Protocol != "tcp" {
+		t.Fatalf("ledger %+v: want only the one connect", l)
 	}
 	if !errors.Is(&net.OpError{Err: syscall.EHOSTUNREACH}, syscall.EHOSTUNREACH) {
 		t.Fatal("net.OpError does not unwrap to the errno: classification would be wrong")
+	}
+}
+
+func TestSilentButReachableHostIsStillProbedByTheOthers(t *testing.T) {
+	var calls int
+	p := discovery.New(discovery.Config{Dial: silentDial(&calls), GiveUpAfterSilent: 2})
+	host := netip.MustParseAddr("10.0.0.10")
+	next := &nextProber{}
+	sc := active.NewScheduler(active.Limits{}, active.WithClock(activetest.NewVirtualClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))))
+	rep := sc.Run(context.Background(), []active.Target{{Addr: host}}, []active.Prober{p, next}, func(otaudit.Observation) {})
+	// A device that drops TCP may still serve SNMP.
+	if !slices.Equal(next.probed, []netip.Addr{host}) || len(rep.Errors) != 0 || len(rep.Unreachable) != 0 {
+		t.Fatalf("next prober probed %v, errors %+v, unreachable %v: want it probed, no error", next.probed, rep.Errors, rep.Unreachable)
 	}
 }
 

@@ -94,6 +94,7 @@ type activeScanOutput struct {
 				Prober string     `json:"prober"`
 				Err    string     `json:"error"`
 			} `json:"errors"`
+			Unreachable []netip.Addr `json:"unreachable"`
 		} `json:"report"`
 	} `json:"active"`
 }
@@ -534,6 +535,22 @@ func testHostile(t *testing.T, r *activeRun) {
 	if _, ok := r.assets[deadAddr]; ok {
 		t.Errorf("%s (nothing there) is in the inventory", deadAddr)
 	}
+	// The dead address fails ARP: discovery's connect says so, and nothing
+	// else is sent there (no SNMP timeouts); it is an outcome, not an error.
+	if !slices.Contains(r.out.Active.Report.Unreachable, deadAddr) {
+		t.Errorf("%s not reported unreachable: %v", deadAddr, r.out.Active.Report.Unreachable)
+	}
+	for _, e := range r.out.Active.Ledger {
+		if e.Target == deadAddr && e.Protocol != "tcp" {
+			t.Errorf("%s %s sent to %s after discovery found it unreachable", e.Protocol, e.Kind, deadAddr)
+		}
+	}
+	// A device without an SNMP agent is an outcome of the SNMP probe.
+	for _, e := range r.out.Active.Report.Errors {
+		if e.Prober == "snmp" && e.Target != snmpAddr {
+			t.Errorf("%s has no SNMP agent, yet the snmp probe reported a device error: %s", e.Target, e.Err)
+		}
+	}
 	// The mute device accepts TCP: discovery sees its ports open, the
 	// protocol probes time out. That is a per-device error, not a scan error.
 	if r.ran("modbus") || r.ran("opcua") {
@@ -545,8 +562,7 @@ func testHostile(t *testing.T, r *activeRun) {
 		}
 	}
 	// Each answering device's own protocol probe succeeded next to the mute
-	// one. (A prober finding nothing to talk to, e.g. SNMP on a PLC without
-	// an agent, may report that as a device error; it is logged above.)
+	// one.
 	serves := map[netip.Addr]string{plcAddr: "modbus", snmpAddr: "snmp", opcAddr: "opcua", rtuAddr: "modbus", weakOPCAddr: "opcua"}
 	for _, e := range r.out.Active.Report.Errors {
 		if p, ok := serves[e.Target]; ok && (e.Prober == p || e.Prober == "tcp") {
@@ -627,6 +643,24 @@ func testSNMP(t *testing.T, r *activeRun) {
 	for field, v := range map[string]string{"model": id.Model, "firmware": id.Firmware} {
 		if v != "" && !strings.Contains(wantSysDescr, v) && !strings.Contains(wantSysDescr, "V"+v) {
 			t.Errorf("%s %q does not come from sysDescr %q", field, v, wantSysDescr)
+		}
+	}
+
+	// The agent is a service of the device: a UDP flow from the agent's
+	// address, so the inventory lists it.
+	flows := r.observations(otaudit.KindFlow, func(o otaudit.Observation) bool {
+		f := o.Flow
+		return o.Source == "snmp:active" && f.Server.Unmap() == snmpAddr && f.Transport == otaudit.UDP && f.ServerPort == 161
+	})
+	if len(flows) != 1 || !flows[0].Flow.ServerAnswered || flows[0].Flow.Protocol != "snmp" || flows[0].Flow.Client.Unmap() != agentAddr {
+		t.Errorf("snmp flows for %s: %+v, want one answered udp/161 snmp flow from %s", snmpAddr, flows, agentAddr)
+	}
+	if a := r.assets[snmpAddr]; !a.Serves("snmp") {
+		t.Errorf("inventory %s: services %+v, want snmp", snmpAddr, a.Services)
+	}
+	for _, o := range r.observations(otaudit.KindFlow, func(o otaudit.Observation) bool { return o.Source == "snmp:active" }) {
+		if o.Flow.Server.Unmap() != snmpAddr {
+			t.Errorf("snmp service reported on %s, which runs no agent", o.Flow.Server)
 		}
 	}
 

@@ -180,10 +180,9 @@ func TestCaptureDecoderSeesWrites(t *testing.T) {
 		}
 	}
 	want := []string{
-		// one per SYN (the Modbus connection, the connect probe and the OPC UA
-		// connection without a Hello), not for the OPC UA connection whose
-		// Hello accounts for it
-		"tcp connect", "tcp connect", "tcp connect",
+		// one per SYN: the Modbus connection, the connect probe and both
+		// OPC UA connections (the Hello is a request of its own)
+		"tcp connect", "tcp connect", "tcp connect", "tcp connect",
 		"modbus read-device-id", "modbus read-holding-registers", "modbus fc 6", "modbus read-holding-registers x10",
 		"snmp get", "snmp set",
 		"opcua hello", "opcua open-secure-channel", "opcua read", "opcua continuation",

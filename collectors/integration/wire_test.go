@@ -246,15 +246,14 @@ func analyzeCapture(path string, agent netip.Addr) (*captureAnalysis, error) {
 // into requests.
 //
 // A connection attempt (SYN) is a "tcp connect" request, as the ledger
-// counts it for discovery probes and Modbus connections, except when the
-// connection opens with an OPC UA Hello: the OPC UA collector accounts for
-// its connections with that "hello" request, and the SYN and the Hello
-// leave together. Counting both would charge one request twice.
+// counts it for discovery probes, Modbus connections and OPC UA channels
+// alike: every collector opens its connections through Session.Do("tcp",
+// "connect"), so the per-device rate covers the SYN as well as the first
+// message on the connection (an OPC UA Hello is a request of its own).
 func (a *captureAnalysis) decodeFlow(fl *tcpFlow) {
 	server, port := fl.key.server.Addr(), fl.key.server.Port()
 	sort.SliceStable(fl.segs, func(i, j int) bool { return fl.segs[i].off < fl.segs[j].off })
-	opensWithHello := len(fl.segs) > 0 && fl.segs[0].off == 0 && bytes.HasPrefix(fl.segs[0].data, []byte("HEL"))
-	if fl.sawSYN && !(opcuaPorts[port] && opensWithHello) {
+	if fl.sawSYN {
 		a.Requests = append(a.Requests, wireRequest{Time: fl.synTime, Server: server, ServerPort: port,
 			Protocol: "tcp", Kind: "connect", Detail: fmt.Sprintf("port %d", port)})
 	}

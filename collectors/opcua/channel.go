@@ -59,8 +59,16 @@ func dialChannel(ctx context.Context, p dialParams, target netip.AddrPort, url s
 			return nil, errors.New("endpoint has no RSA server certificate to secure the channel with")
 		}
 	}
-	d := net.Dialer{Timeout: p.timeout}
-	server, err := d.DialContext(ctx, "tcp", target.String())
+	// The connection is a request to the device like any other: it goes
+	// through the gate as "tcp connect", so the per-device rate and the
+	// ledger cover it, as they do the Modbus collector's and discovery's.
+	var server net.Conn
+	err := p.gate.Do(ctx, "tcp", "connect", connectDetail(detail), func(ctx context.Context) error {
+		var d net.Dialer
+		var err error
+		server, err = d.DialContext(ctx, "tcp", target.String())
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}

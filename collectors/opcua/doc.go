@@ -16,7 +16,9 @@
 // OpenSecureChannel and CloseSecureChannel, decodes the service type of
 // every MSG chunk it can read (SecurityMode None and Sign) and refuses
 // anything not on its read-only list, and sends every message through
-// active.Session.Do with its request kind. The client itself (channel.go)
+// active.Session.Do with its request kind. The TCP connection under each
+// channel is a request too: it is opened through Session.Do("tcp",
+// "connect"), so the per-device rate, the plan and the ledger cover it. The client itself (channel.go)
 // is a thin layer over gopcua's uacp/uasc packages that has methods for
 // the read-only services only.
 //

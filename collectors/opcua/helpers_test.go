@@ -32,14 +32,29 @@ type runResult struct {
 	ledger []active.LedgerEntry
 	report active.RunReport
 	plan   []active.PlannedRequest
+	limits active.Limits
 }
 
+// kinds counts the ledger's OPC UA requests by kind.
 func (r runResult) kinds() map[string]int {
 	m := map[string]int{}
 	for _, e := range r.ledger {
-		m[e.Kind]++
+		if e.Protocol == "opcua" {
+			m[e.Kind]++
+		}
 	}
 	return m
+}
+
+// connects counts the ledger's TCP connections.
+func (r runResult) connects() int {
+	n := 0
+	for _, e := range r.ledger {
+		if e.Protocol == "tcp" && e.Kind == "connect" {
+			n++
+		}
+	}
+	return n
 }
 
 func (r runResult) of(kind otaudit.ObservationKind) []otaudit.Observation {
@@ -62,6 +77,7 @@ func runProber(t *testing.T, p *Prober, target netip.Addr, l active.Limits) runR
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	res.plan = active.Plan(tg, []active.Prober{p}, l)
+	res.limits = s.Limits()
 	res.report = s.Run(ctx, tg, []active.Prober{p}, func(o otaudit.Observation) {
 		mu.Lock()
 		res.obs = append(res.obs, o)
@@ -83,16 +99,33 @@ func testLogger(t *testing.T) *slog.Logger {
 // allowed kinds went out.
 func assertLedgerWithinPlan(t *testing.T, r runResult) {
 	t.Helper()
-	planned := map[string]int{}
+	planned := map[[2]string]int{}
 	for _, p := range r.plan {
-		planned[p.Kind] += p.MaxAttempts
+		planned[[2]string{p.Protocol, p.Kind}] += p.MaxAttempts
 	}
-	for kind, n := range r.kinds() {
-		if !active.Allowed["opcua"][kind] {
-			t.Errorf("ledger has kind %q outside the allow-list", kind)
+	sent := map[[2]string]int{}
+	for _, e := range r.ledger {
+		sent[[2]string{e.Protocol, e.Kind}]++
+	}
+	for k, n := range sent {
+		if !active.Allowed[k[0]][k[1]] {
+			t.Errorf("ledger has %s %q outside the allow-list", k[0], k[1])
 		}
-		if n > planned[kind] {
-			t.Errorf("ledger has %d %q, plan allows %d", n, kind, planned[kind])
+		if n > planned[k] {
+			t.Errorf("ledger has %d %s %q, plan allows %d", n, k[0], k[1], planned[k])
+		}
+	}
+	// Every connection went through the gate: one TCP connect per Hello
+	// (a connect that failed has no Hello).
+	if h := r.kinds()[kindHello]; r.connects() < h {
+		t.Errorf("ledger has %d hello but %d tcp connect: a connection bypassed the gate", h, r.connects())
+	}
+	// The per-device rate covers connections too (virtual clock: exact).
+	interval := time.Duration(float64(time.Second) / r.limits.PerDevicePPS)
+	for i := 1; i < len(r.ledger); i++ {
+		if d := r.ledger[i].Time.Sub(r.ledger[i-1].Time); d < interval {
+			t.Errorf("ledger %d (%s %s) came %v after the one before: the per-device rate allows one per %v",
+				i, r.ledger[i].Protocol, r.ledger[i].Kind, d, interval)
 		}
 	}
 }

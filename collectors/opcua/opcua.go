@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/otaudit/otaudit"
@@ -169,6 +170,9 @@ func (p *Prober) loginAttempts(l active.Limits) int {
 
 // Connection details as they appear in the plan and the ledger.
 func discoveryDetail(url string) string { return "discovery " + url + " (SecurityPolicy None)" }
+
+// connectDetail names the TCP connection of a channel for purpose detail.
+func connectDetail(detail string) string { return "opcua " + detail }
 func advertisedDetail(port uint16) string {
 	return fmt.Sprintf("port %d: GetEndpoints on the server's own endpoint URLs on this address (at most %d)", port, maxAdvertisedURLs)
 }
@@ -184,7 +188,9 @@ func (l Login) detail(port uint16) string {
 }
 
 // Plan lists every request Probe may send to t under l, with the most
-// times each may be sent. It sends nothing.
+// times each may be sent: per channel its TCP connection ("tcp connect"),
+// Hello, OpenSecureChannel and CloseSecureChannel, and the services. It
+// sends nothing.
 func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest {
 	var plan []active.PlannedRequest
 	add := func(kind string, n int, detail string) {
@@ -193,6 +199,9 @@ func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest 
 		}
 	}
 	channel := func(n int, detail string) {
+		if n > 0 {
+			plan = append(plan, active.PlannedRequest{Target: t.Addr, Protocol: "tcp", Kind: "connect", MaxAttempts: n, Detail: connectDetail(detail)})
+		}
 		add(kindHello, n, detail)
 		add(kindOpenSecureChannel, n, detail)
 		add(kindCloseSecureChannel, n, detail)
@@ -253,8 +262,18 @@ func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, 
 			log:               p.log.With("target", t.Addr.String(), "port", port),
 		}
 		if err := r.run(ctx); err != nil {
+			if unreachable(err) {
+				// No other port would fare better; the scheduler skips
+				// whatever else was to run on the device.
+				return fmt.Errorf("%w: %w", active.ErrUnreachable, errors.Join(append(errs, err)...))
+			}
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unreachable: the network says the host cannot be reached at all.
+func unreachable(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN)
 }

@@ -105,7 +105,8 @@ func TestHostileServers(t *testing.T) {
 	}
 }
 
-// TestConnectionRefused: nothing listening is a device error, not a hang.
+// TestConnectionRefused: nothing listening is a device error, not a hang;
+// the connect itself is a request (a SYN left), and nothing else is sent.
 func TestConnectionRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,8 +119,8 @@ func TestConnectionRefused(t *testing.T) {
 	if len(res.report.Errors) != 1 || !strings.Contains(res.report.Errors[0].Err, "connect") {
 		t.Fatalf("device errors = %+v", res.report.Errors)
 	}
-	if len(res.ledger) != 0 {
-		t.Errorf("ledger %v: nothing should count as sent when the connection is refused", res.ledger)
+	if len(res.ledger) != 1 || res.ledger[0].Protocol != "tcp" || res.ledger[0].Kind != "connect" {
+		t.Errorf("ledger %v: want only the refused tcp connect", res.ledger)
 	}
 }
 
@@ -146,9 +147,16 @@ func TestPlanBounds(t *testing.T) {
 	if got := count(on, kindActivateSession) - count(off, kindActivateSession); got != 2 {
 		t.Errorf("guessing on adds %d activate-session, want 2 (MaxAttemptsPerDevice)", got)
 	}
+	// Each channel is one TCP connection, planned as such.
+	if c, h := count(on, "connect"), count(on, kindHello); c != h || c == 0 {
+		t.Errorf("plan has %d tcp connect for %d hello: want one connection per channel", c, h)
+	}
 	for _, r := range on {
-		if !active.Allowed["opcua"][r.Kind] {
-			t.Errorf("planned kind %q is not allowed", r.Kind)
+		if !active.Allowed[r.Protocol][r.Kind] {
+			t.Errorf("planned %s %q is not allowed", r.Protocol, r.Kind)
+		}
+		if (r.Protocol == "tcp") != (r.Kind == "connect") {
+			t.Errorf("planned %s %q: connections are tcp, everything else opcua", r.Protocol, r.Kind)
 		}
 		if strings.Contains(r.Detail, "admin\" (known default)") == false && strings.Contains(r.Detail, "password") {
 			t.Errorf("plan detail %q mentions a password", r.Detail)

@@ -61,8 +61,8 @@ func (p *probe) collect(ctx context.Context, cred credential) {
 		return
 	}
 	defer g.Conn.Close()
-	tries := 1 + p.s.Limits().Retries
-	res, err := p.do(ctx, g, kindGet, detailSystem, tries, func() (*gosnmp.SnmpPacket, error) {
+	p.walkRetries = max(p.s.Limits().Retries, 0)
+	res, err := p.do(ctx, g, kindGet, detailSystem, p.retryBudget(), func() (*gosnmp.SnmpPacket, error) {
 		return g.Get([]string{oidSysDescr, oidSysObjectID, oidSysUpTime, oidSysContact, oidSysName, oidSysLocation})
 	})
 	if err == nil && res != nil {
@@ -112,21 +112,27 @@ func operStatus(v gosnmp.SnmpPDU) string {
 type table struct {
 	order []string
 	rows  map[string]map[int]gosnmp.SnmpPDU
+	// complete: the walk saw the end of every column. A walk cut short
+	// (row cap, request cap, a request that failed) may miss rows, so
+	// what is absent from it proves nothing.
+	complete bool
 }
 
 // walk reads columns of one table row by row: GETBULK (v2c, v3) or GETNEXT
-// (v1), at most MaxRows rows and a bounded number of requests, stopping a
-// column when it leaves its subtree, stops moving forward (a lying agent
-// must not loop us) or the agent says end of view.
+// (v1), at most rowCap rows and walkRequests requests (plus what is left
+// of the collection's shared retry budget), stopping a column when it
+// leaves its subtree, stops moving forward (a lying agent must not loop
+// us) or the agent says end of view.
 func (p *probe) walk(ctx context.Context, g *gosnmp.GoSNMP, detail string, columns []string) table {
 	t := table{rows: map[string]map[int]gosnmp.SnmpPDU{}}
 	next := slices.Clone(columns)
 	done := make([]bool, len(columns))
-	kind, pages := kindGetBulk, min(maxPagesPerWalk, (p.c.maxRows+bulkRepetitions-1)/bulkRepetitions+1)
+	kind := kindGetBulk
 	if g.Version == gosnmp.Version1 {
-		kind, pages = kindGetNext, min(p.c.maxRows+1, maxPagesPerWalk*bulkRepetitions)
+		kind = kindGetNext
 	}
-	tries := 1 + p.s.Limits().Retries
+	pages, rowCap := p.c.walkRequests(g.Version), p.c.rowCap(g.Version)
+	truncated := false
 	for page := 0; page < pages && ctx.Err() == nil; page++ {
 		var act []int
 		var oids []string
@@ -139,13 +145,20 @@ func (p *probe) walk(ctx context.Context, g *gosnmp.GoSNMP, detail string, colum
 		if len(act) == 0 {
 			break
 		}
-		reps := uint32(min(bulkRepetitions, p.c.maxRows-len(t.order)+1))
-		res, err := p.do(ctx, g, kind, detail, tries, func() (*gosnmp.SnmpPacket, error) {
+		reps := uint32(min(bulkRepetitions, rowCap-len(t.order)+1))
+		res, err := p.do(ctx, g, kind, detail, &p.walkRetries, func() (*gosnmp.SnmpPacket, error) {
 			if kind == kindGetNext {
 				return g.GetNext(oids)
 			}
 			return g.GetBulk(oids, 0, reps)
 		})
+		if err == nil && res != nil && g.Version == gosnmp.Version1 && res.Error == gosnmp.NoSuchName &&
+			res.ErrorIndex >= 1 && int(res.ErrorIndex) <= len(act) {
+			// v1's way of saying end of view for one of the columns;
+			// the others are asked again on the next request.
+			done[act[res.ErrorIndex-1]] = true
+			continue
+		}
 		if err != nil || res == nil || res.Error != gosnmp.NoError {
 			break
 		}
@@ -164,8 +177,9 @@ func (p *probe) walk(ctx context.Context, g *gosnmp.GoSNMP, detail string, colum
 			idx := oidSuffix(v.Name, columns[c])
 			row, ok := t.rows[idx]
 			if !ok {
-				if len(t.order) >= p.c.maxRows {
+				if len(t.order) >= rowCap {
 					done[c] = true
+					truncated = true
 					continue
 				}
 				row = map[int]gosnmp.SnmpPDU{}
@@ -181,6 +195,7 @@ func (p *probe) walk(ctx context.Context, g *gosnmp.GoSNMP, detail string, colum
 		}
 	}
 	slices.SortFunc(t.order, compareOIDs)
+	t.complete = !truncated && !slices.Contains(done, false)
 	return t
 }
 
@@ -212,8 +227,8 @@ func (p *probe) inferWriteAccess(ctx context.Context, g *gosnmp.GoSNMP) {
 			return "none"
 		case included[string(name)]:
 			return "yes"
-		case len(views.order) == 0:
-			return "unknown" // the view table is not readable
+		case len(views.order) == 0 || !views.complete:
+			return "unknown" // the view table is not readable, or not all of it
 		}
 		return "none"
 	}
@@ -264,7 +279,8 @@ func (p *probe) inferWriteAccess(ctx context.Context, g *gosnmp.GoSNMP) {
 				}
 			}
 		}
-		if verdict == "" {
+		if verdict == "" || verdict == "read" && !acc.complete {
+			// A write row may be among the rows the walk did not get.
 			return "unknown"
 		}
 		return verdict
@@ -299,7 +315,7 @@ func (p *probe) inferWriteAccess(ctx context.Context, g *gosnmp.GoSNMP) {
 			a.obs.Access = verdict(group, model, level)
 			continue
 		}
-		if model == 3 {
+		if model == 3 || !groups.complete {
 			continue
 		}
 		// Security name unknown: if every group mapped for this model

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,10 +25,16 @@ const (
 	DefaultPort = 161
 	// DefaultMaxRows bounds the rows read from each table walk.
 	DefaultMaxRows = 64
-	// maxPagesPerWalk bounds the requests of one table walk, whatever the
-	// agent answers (a lying agent can return one row per request).
+	// maxPagesPerWalk bounds the GETBULK requests of one table walk,
+	// whatever the agent answers (a lying agent can return one row per
+	// request).
 	maxPagesPerWalk = 8
 	bulkRepetitions = 16
+	// v1MaxRows bounds the rows of one table walk at v1, where GETNEXT
+	// costs one request per row: the identity needs the chassis row and a
+	// few interfaces (maxMACs), and a truncated VACM table makes write
+	// access "unknown", never a wrong "read".
+	v1MaxRows = 16
 
 	protocol = "snmp"
 	source   = "snmp:active"
@@ -154,6 +161,7 @@ const (
 	detailVACMAccess  = "vacmAccessTable walk"
 	detailVACMViews   = "vacmViewTreeFamilyTable walk"
 	detailCommunities = "snmpCommunityTable walk"
+	detailWalkRetry   = "retry of a walk page that timed out"
 )
 
 func v3UserDetail(name, level string) string { return "v3 user " + strconv.Quote(name) + " " + level }
@@ -161,23 +169,72 @@ func v3UserDetail(name, level string) string { return "v3 user " + strconv.Quote
 // walks are the bounded table walks of the collection phase.
 var walks = []string{detailInterfaces, detailEntity, detailCommunities, detailVACMGroups, detailVACMAccess, detailVACMViews}
 
-// Plan lists every request Probe may send to t and the most of each:
-// the v3 engine discovery, the configured communities at v2c and v1, at
-// most MaxAttemptsPerDevice default communities or user names (guesses),
-// the configured v3 users, then the collection with the best accepted
-// credential (system group, bounded walks). Each is retried at most
-// l.Retries times after a timeout, except guesses, which are never
-// retried.
+// guesses is the most credential guesses Probe may make on one device:
+// the zone's per-device budget (shared with every other prober), at most
+// one per default community and version and per default v3 user.
+func (c *Collector) guesses(l active.Limits) int {
+	if !l.CredentialGuessing {
+		return 0
+	}
+	return min(max(l.MaxAttemptsPerDevice, 0), 2*len(c.defaults)+len(c.v3Defaults))
+}
+
+// guessDetail names the guesses in the plan: what may be guessed, in
+// order, and how many at most; the values of default communities stay
+// out of it like every other community.
+func (c *Collector) guessDetail(n int) string {
+	s := fmt.Sprintf("credential guesses, at most %d per device (the zone's budget, shared with other protocols), first answer wins:", n)
+	if len(c.defaults) > 0 {
+		s += fmt.Sprintf(" default communities 1-%d at v2c, then at v1", len(c.defaults))
+	}
+	if len(c.v3Defaults) > 0 {
+		if len(c.defaults) > 0 {
+			s += ";"
+		}
+		s += " v3 default users " + strings.Join(c.v3Defaults, ", ") + " at noAuthNoPriv"
+	}
+	return s
+}
+
+// guessLedgerDetail names one guess in the ledger.
+func guessLedgerDetail(what string) string { return "guess: " + what }
+
+// walkRequests is the most requests one table walk sends at version v,
+// retries aside: GETBULK pages of bulkRepetitions rows up to MaxRows (and
+// one to see the end), or one GETNEXT per row at v1 up to v1MaxRows (and
+// one to see the end).
+func (c *Collector) walkRequests(v gosnmp.SnmpVersion) int {
+	if v == gosnmp.Version1 {
+		return c.rowCap(v) + 1
+	}
+	return min(maxPagesPerWalk, (c.maxRows+bulkRepetitions-1)/bulkRepetitions+1)
+}
+
+// rowCap is the most rows one walk keeps at version v.
+func (c *Collector) rowCap(v gosnmp.SnmpVersion) int {
+	if v == gosnmp.Version1 {
+		return min(c.maxRows, v1MaxRows)
+	}
+	return c.maxRows
+}
+
+// Plan lists every request Probe may send to t and the most of each: the
+// v3 engine discovery; the configured communities at v2c and at v1 (one
+// request each: silence is the normal answer to a wrong community); the
+// v2c-accepted community again at v1; at most the zone's per-device budget
+// of guesses (default communities, default v3 users); the configured v3
+// users; then the collection with the one best accepted credential — the
+// system group and six bounded walks, GETBULK at v2c/v3 or GETNEXT at v1
+// (the plan must allow both, the device decides which). Single requests
+// are retried at most l.Retries times after a timeout; the walks share
+// one budget of l.Retries retries; guesses are never retried.
 func (c *Collector) Plan(t active.Target, l active.Limits) []active.PlannedRequest {
-	tries := 1 + max(l.Retries, 0)
+	retries := max(l.Retries, 0)
+	tries := 1 + retries
 	req := func(kind, detail string, n int) active.PlannedRequest {
 		return active.PlannedRequest{Target: t.Addr, Protocol: protocol, Kind: kind, MaxAttempts: n, Detail: detail}
 	}
 	plan := []active.PlannedRequest{req(kindGet, detailDiscovery, tries)}
-	guesses := 0
-	if l.CredentialGuessing {
-		guesses = max(l.MaxAttemptsPerDevice, 0)
-	}
 	for _, v := range []string{"v2c", "v1"} {
 		if v == "v1" {
 			plan = append(plan, req(kindGet, detailV1Reuse, 1))
@@ -185,21 +242,25 @@ func (c *Collector) Plan(t active.Target, l active.Limits) []active.PlannedReque
 		for i := range c.communities {
 			plan = append(plan, req(kindGet, configuredDetail(v, i), 1))
 		}
-		for i := range min(guesses, len(c.defaults)) {
-			plan = append(plan, req(kindGet, defaultDetail(v, i), 1))
-		}
 	}
-	for i := range min(guesses, len(c.v3Defaults)) {
-		plan = append(plan, req(kindGet, v3UserDetail(c.v3Defaults[i], "noAuthNoPriv"), 1))
+	if n := c.guesses(l); n > 0 {
+		plan = append(plan, req(kindGet, c.guessDetail(n), n))
 	}
 	for _, u := range c.v3Users {
 		plan = append(plan, req(kindGet, v3UserDetail(u.Name, levelName(levelOf(u))), tries))
 	}
 	plan = append(plan, req(kindGet, detailSystem, tries))
-	pages := min(maxPagesPerWalk, (c.maxRows+bulkRepetitions-1)/bulkRepetitions+1)
-	for _, w := range walks {
-		// getbulk at v2c/v3, getnext (one row per request) at v1.
-		plan = append(plan, req(kindGetBulk, w, pages*tries), req(kindGetNext, w, min(c.maxRows+1, maxPagesPerWalk*bulkRepetitions)*tries))
+	for _, kind := range []string{kindGetBulk, kindGetNext} {
+		v := gosnmp.Version2c
+		if kind == kindGetNext {
+			v = gosnmp.Version1
+		}
+		for _, w := range walks {
+			plan = append(plan, req(kind, w, c.walkRequests(v)))
+		}
+		if retries > 0 {
+			plan = append(plan, req(kind, detailWalkRetry, retries))
+		}
 	}
 	return plan
 }
@@ -262,12 +323,22 @@ type probe struct {
 
 	engine   *engine
 	answered bool // the agent answered anything at all
-	accesses []*access
-	best     *credential
-	bestAcc  *access
-	system   map[string]string
-	ifaces   []iface
-	entity   []entityRow
+	// responses counts the requests the agent answered.
+	responses int64
+	// portClosed: the host said nobody listens on the port (ICMP port
+	// unreachable); unreachable: the network said the host cannot be
+	// reached. Either way nothing more is worth sending.
+	portClosed  bool
+	unreachable error
+	// walkRetries is what is left of the collection's retry budget,
+	// shared by its walks.
+	walkRetries int
+	accesses    []*access
+	best        *credential
+	bestAcc     *access
+	system      map[string]string
+	ifaces      []iface
+	entity      []entityRow
 	// errs are failures worth reporting with the device (garbage, refusal
 	// of our own request by the guard).
 	errs []error
@@ -286,16 +357,14 @@ type access struct {
 
 type iface struct{ descr, mac, status string }
 
-var errNoAgent = errors.New("no SNMP agent answers")
-
 func (p *probe) run(ctx context.Context) error {
 	p.discoverEngine(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	v2c := p.checkCommunities(ctx, gosnmp.Version2c, nil)
-	if p.refused() {
-		return errors.Join(append(p.errs, errNoAgent)...)
+	if p.stopped() {
+		return p.outcome()
 	}
 	v1 := p.checkCommunities(ctx, gosnmp.Version1, v2c)
 	if p.engine != nil {
@@ -318,25 +387,31 @@ func (p *probe) run(ctx context.Context) error {
 	if p.best != nil {
 		p.collect(ctx, *p.best)
 	}
+	return p.outcome()
+}
+
+// outcome is what Probe returns. A device without an SNMP agent is an
+// outcome, not an error: most devices of a range have none. The network
+// saying the host is unreachable is active.ErrUnreachable, so that nothing
+// else is tried there. What remains are real failures: garbage answers,
+// our own requests refused by the guard or the plan.
+func (p *probe) outcome() error {
+	if p.unreachable != nil {
+		return errors.Join(append([]error{fmt.Errorf("%w: %w", active.ErrUnreachable, p.unreachable)}, p.errs...)...)
+	}
 	if !p.answered {
-		p.errs = append(p.errs, errNoAgent)
+		p.log.Debug("no SNMP agent answers", "port_closed", p.portClosed)
 	}
 	return errors.Join(p.errs...)
 }
 
-// refused: the agent's host said the port is closed (ICMP port
-// unreachable), so nothing else is worth sending.
-func (p *probe) refused() bool {
-	for _, e := range p.errs {
-		if isRefused(e) {
-			return true
-		}
-	}
-	return false
-}
+// stopped: the host or the network said no agent can answer.
+func (p *probe) stopped() bool { return p.portClosed || p.unreachable != nil }
 
-func isRefused(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+func isPortClosed(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+func isUnreachable(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN)
 }
 
 func isTimeout(err error) bool {
@@ -418,14 +493,13 @@ func privProtocol(name string) gosnmp.SnmpV3PrivProtocol {
 }
 
 // do sends one request through the session with gosnmp's context and
-// timeout bound to the session's request context, retrying timeouts at
-// most tries-1 times. A timeout is not recorded as an error: silence is
-// the normal answer to a wrong community.
-func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, tries int, send func() (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
-	var res *gosnmp.SnmpPacket
-	var err error
-	for try := 0; try < max(tries, 1); try++ {
-		err = p.s.Do(ctx, protocol, kind, detail, func(rctx context.Context) error {
+// timeout bound to the session's request context, retrying a timeout while
+// *retries (nil: none) lasts, and spending it. A timeout is not recorded
+// as an error: silence is the normal answer to a wrong community.
+func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, retries *int, send func() (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
+	for {
+		var res *gosnmp.SnmpPacket
+		err := p.s.Do(ctx, protocol, kind, detail, func(rctx context.Context) error {
 			g.Context = rctx
 			if dl, ok := rctx.Deadline(); ok {
 				g.Timeout = time.Until(dl)
@@ -434,27 +508,39 @@ func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, t
 			res, e = send()
 			return e
 		})
-		if err == nil || (res != nil && res.PDUType == gosnmp.Report) {
+		switch {
+		case err == nil || (res != nil && res.PDUType == gosnmp.Report):
 			p.answered = true
+			p.responses++
 			return res, err
-		}
-		if errors.Is(err, active.ErrNotAllowed) || errors.Is(err, active.ErrOverPlan) {
+		case errors.Is(err, active.ErrNotAllowed) || errors.Is(err, active.ErrOverPlan):
 			p.errs = append(p.errs, err)
 			return nil, err
-		}
-		if isRefused(err) {
-			p.errs = append(p.errs, err)
-			return nil, err
-		}
-		if ctx.Err() != nil || !isTimeout(err) {
-			if !isTimeout(err) && ctx.Err() == nil {
-				p.answered = true // it sent something we could not use
-				p.errs = append(p.errs, fmt.Errorf("%s: %w", detail, err))
+		case isUnreachable(err):
+			if p.unreachable == nil {
+				p.unreachable = err
 			}
 			return nil, err
+		case isPortClosed(err):
+			p.portClosed = true
+			return nil, err
+		case ctx.Err() != nil:
+			return nil, err
+		case !isTimeout(err):
+			p.answered = true // it sent something we could not use
+			p.errs = append(p.errs, fmt.Errorf("%s: %w", detail, err))
+			return nil, err
+		case retries == nil || *retries <= 0:
+			return nil, err
 		}
+		*retries--
 	}
-	return nil, err
+}
+
+// retryBudget is a fresh per-request retry budget.
+func (p *probe) retryBudget() *int {
+	n := max(p.s.Limits().Retries, 0)
+	return &n
 }
 
 // discoverEngine sends the unauthenticated v3 discovery (a GetRequest with
@@ -463,6 +549,10 @@ func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, t
 func (p *probe) discoverEngine(ctx context.Context) {
 	g, err := p.client(credential{version: gosnmp.Version2c})
 	if err != nil {
+		if isUnreachable(err) {
+			p.unreachable = err
+			return
+		}
 		p.errs = append(p.errs, fmt.Errorf("%s: %w", detailDiscovery, err))
 		return
 	}
@@ -477,7 +567,7 @@ func (p *probe) discoverEngine(ctx context.Context) {
 		return
 	}
 	var report *gosnmp.SnmpPacket
-	_, err = p.do(ctx, g, kindGet, detailDiscovery, 1+p.s.Limits().Retries, func() (*gosnmp.SnmpPacket, error) {
+	_, err = p.do(ctx, g, kindGet, detailDiscovery, p.retryBudget(), func() (*gosnmp.SnmpPacket, error) {
 		if dl, ok := g.Context.Deadline(); ok {
 			_ = g.Conn.SetDeadline(dl)
 		}
@@ -516,13 +606,13 @@ const oidSysDescr = ".1.3.6.1.2.1.1.1.0"
 
 // tryGet reads sysDescr.0 with cred: accepted when a GetResponse comes
 // back (even with an error status, which still proves the community).
-func (p *probe) tryGet(ctx context.Context, cred credential, detail string, tries int) (accepted bool, report string, err error) {
+func (p *probe) tryGet(ctx context.Context, cred credential, detail string, retries *int) (accepted bool, report string, err error) {
 	g, err := p.client(cred)
 	if err != nil {
 		return false, "", err
 	}
 	defer g.Conn.Close()
-	res, err := p.do(ctx, g, kindGet, detail, tries, func() (*gosnmp.SnmpPacket, error) { return g.Get([]string{oidSysDescr}) })
+	res, err := p.do(ctx, g, kindGet, detail, retries, func() (*gosnmp.SnmpPacket, error) { return g.Get([]string{oidSysDescr}) })
 	if res != nil && res.PDUType == gosnmp.Report && len(res.Variables) == 1 {
 		return false, res.Variables[0].Name, err
 	}
@@ -557,7 +647,7 @@ func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion
 		cands = append(cands, candidate{secret: otaudit.NewSecret(d), detail: defaultDetail(v, i), guess: true})
 	}
 	for _, cand := range cands {
-		if ctx.Err() != nil || p.refused() {
+		if ctx.Err() != nil || p.stopped() {
 			return nil
 		}
 		if cand.guess {
@@ -571,8 +661,12 @@ func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion
 				return nil
 			}
 		}
+		detail := cand.detail
+		if cand.guess {
+			detail = guessLedgerDetail(detail)
+		}
 		cred := credential{version: version, community: cand.secret, label: cand.detail}
-		ok, _, _ := p.tryGet(ctx, cred, cand.detail, 1)
+		ok, _, _ := p.tryGet(ctx, cred, detail, nil)
 		fp, known := p.c.judge.Judge(protocol, []byte(cand.secret.Reveal()))
 		a := &access{cred: cred, obs: otaudit.SNMPAccess{Target: p.addr.Addr(), Version: v, Fingerprint: fp, KnownDefault: known, Accepted: ok}}
 		if ok {
@@ -600,18 +694,21 @@ func (p *probe) triedCommunities() int {
 // configured user at its level.
 func (p *probe) checkV3(ctx context.Context) {
 	for _, name := range p.c.v3Defaults {
-		if ctx.Err() != nil || !p.s.Attempt(ctx) {
+		if ctx.Err() != nil || p.stopped() || !p.s.Attempt(ctx) {
 			break
 		}
 		u := &V3User{Name: name}
 		cred := credential{version: gosnmp.Version3, user: u, level: gosnmp.NoAuthNoPriv}
-		ok, _, _ := p.tryGet(ctx, cred, v3UserDetail(name, "noAuthNoPriv"), 1)
+		ok, _, _ := p.tryGet(ctx, cred, guessLedgerDetail(v3UserDetail(name, "noAuthNoPriv")), nil)
 		p.accesses = append(p.accesses, p.v3Access(cred, ok))
 	}
 	for i := range p.c.v3Users {
+		if ctx.Err() != nil || p.stopped() {
+			break
+		}
 		u := &p.c.v3Users[i]
 		cred := credential{version: gosnmp.Version3, user: u, level: levelOf(*u)}
-		ok, _, _ := p.tryGet(ctx, cred, v3UserDetail(u.Name, levelName(cred.level)), 1+p.s.Limits().Retries)
+		ok, _, _ := p.tryGet(ctx, cred, v3UserDetail(u.Name, levelName(cred.level)), p.retryBudget())
 		p.accesses = append(p.accesses, p.v3Access(cred, ok))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,11 +38,13 @@ type fakeAgent struct {
 	engineID  string
 	oids      []string // sorted
 	values    map[string]gosnmp.SnmpPDU
-	mu        sync.Mutex
-	got       []received
+	// onlyV1 drops v2c and v3 requests, as an old v1-only agent would.
+	onlyV1 bool
+	mu     sync.Mutex
+	got    []received
 }
 
-func startAgent(t *testing.T, community string, table []gosnmp.SnmpPDU) *fakeAgent {
+func startAgent(t *testing.T, community string, table []gosnmp.SnmpPDU, opts ...func(*fakeAgent)) *fakeAgent {
 	t.Helper()
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -52,6 +56,9 @@ func startAgent(t *testing.T, community string, table []gosnmp.SnmpPDU) *fakeAge
 		a.oids = append(a.oids, v.Name)
 	}
 	sort.Slice(a.oids, func(i, j int) bool { return compareOIDs(a.oids[i], a.oids[j]) < 0 })
+	for _, o := range opts {
+		o(a)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -85,6 +92,9 @@ func (a *fakeAgent) handle(b []byte) []byte {
 	}
 	_, ver, _, err := tlv(msg)
 	if err != nil || len(ver) != 1 {
+		return nil
+	}
+	if a.onlyV1 && ver[0] != 0 {
 		return nil
 	}
 	if ver[0] == 3 {
@@ -315,9 +325,16 @@ func TestProbeSilentAddressIsCheap(t *testing.T) {
 	l.Timeout, l.Retries, l.MaxAttemptsPerDevice = 100*time.Millisecond, 0, 3
 	target := active.Target{Addr: mustAddr("127.0.0.1")}
 	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Now())))
-	rep := s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(otaudit.Observation) {})
-	if len(rep.Errors) != 1 {
-		t.Fatalf("errors %+v, want one 'no SNMP agent' device error", rep.Errors)
+	var obs []otaudit.Observation
+	rep := s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(o otaudit.Observation) { obs = append(obs, o) })
+	// No agent is an outcome, not a device error: most of a range has none.
+	if len(rep.Errors) != 0 || len(rep.Unreachable) != 0 {
+		t.Fatalf("errors %+v, unreachable %v: want neither for an address without an agent", rep.Errors, rep.Unreachable)
+	}
+	for _, o := range obs {
+		if o.Kind == otaudit.KindFlow {
+			t.Errorf("SNMP service reported where nothing answered: %+v", o.Flow)
+		}
 	}
 	if n := len(s.Ledger()); n != 2 {
 		t.Errorf("%d requests to a silent address, want 2 (discovery, one community)", n)
@@ -332,17 +349,174 @@ func TestProbeSilentAddressIsCheap(t *testing.T) {
 	}
 }
 
+// assertLedgerWithinPlan checks the ledger against the plan the way the
+// session enforces it (per protocol and kind), and that every entry is
+// named as the plan names it (guesses under the plan's one guesses line).
 func assertLedgerWithinPlan(t *testing.T, ledger []active.LedgerEntry, plan []active.PlannedRequest) {
 	t.Helper()
 	budget := map[string]int{}
+	details := map[string]bool{}
+	guessLine := false
 	for _, p := range plan {
-		budget[p.Protocol+"/"+p.Kind+"/"+p.Detail] += p.MaxAttempts
+		budget[p.Protocol+"/"+p.Kind] += p.MaxAttempts
+		details[p.Detail] = true
+		guessLine = guessLine || strings.HasPrefix(p.Detail, "credential guesses")
 	}
 	for _, e := range ledger {
-		k := e.Protocol + "/" + e.Kind + "/" + e.Detail
+		k := e.Protocol + "/" + e.Kind
 		if budget[k] <= 0 {
-			t.Errorf("ledger entry %s exceeds the plan", k)
+			t.Errorf("ledger entry %s %q exceeds the plan", k, e.Detail)
 		}
 		budget[k]--
+		if !details[e.Detail] && !(guessLine && strings.HasPrefix(e.Detail, "guess: ")) {
+			t.Errorf("ledger entry %s %q is not in the plan", k, e.Detail)
+		}
+	}
+}
+
+// A closed port (ICMP port unreachable) ends the probe after the first
+// request, without an error: the host is there, its agent is not.
+func TestProbeClosedPortIsAnOutcome(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	pc.Close() // nobody listens: the kernel answers port unreachable
+	c := New(Config{Port: port, Communities: []otaudit.Secret{otaudit.NewSecret("site")}, DefaultCommunities: []string{"public"}})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries = 2*time.Second, 1
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Now())))
+	var obs []otaudit.Observation
+	rep := s.Run(context.Background(), []active.Target{{Addr: mustAddr("127.0.0.1")}}, []active.Prober{c}, func(o otaudit.Observation) { obs = append(obs, o) })
+	if len(rep.Errors) != 0 || len(rep.Unreachable) != 0 || len(obs) != 0 {
+		t.Fatalf("errors %+v, unreachable %v, observations %+v: want nothing", rep.Errors, rep.Unreachable, obs)
+	}
+	if n := len(s.Ledger()); n != 1 {
+		t.Errorf("%d requests after the port was reported closed, want only the first", n)
+	}
+}
+
+// The agent that answered is a service of the device: a UDP flow from the
+// agent's own address, counted by the requests it answered.
+func TestProbeReportsTheSNMPService(t *testing.T) {
+	agent := startAgent(t, "public", scalance[:6])
+	c := New(Config{Port: agent.port(), Communities: []otaudit.Secret{otaudit.NewSecret("public")}, DefaultCommunities: []string{}})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries, l.CredentialGuessing = 200*time.Millisecond, 0, false
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Now())))
+	var flows []otaudit.Observation
+	rep := s.Run(context.Background(), []active.Target{{Addr: mustAddr("127.0.0.1")}}, []active.Prober{c}, func(o otaudit.Observation) {
+		if o.Kind == otaudit.KindFlow {
+			flows = append(flows, o)
+		}
+	})
+	if len(rep.Errors) != 0 {
+		t.Fatalf("errors %+v", rep.Errors)
+	}
+	if len(flows) != 1 {
+		t.Fatalf("%d flows, want one", len(flows))
+	}
+	f := flows[0].Flow
+	want := otaudit.Flow{Client: mustAddr("127.0.0.1"), Server: mustAddr("127.0.0.1"), Transport: otaudit.UDP, ServerPort: agent.port(),
+		Protocol: "snmp", ServerAnswered: true, Packets: flows[0].Count}
+	if *f != want || flows[0].Source != "snmp:active" {
+		t.Errorf("flow %+v from %q, want %+v from snmp:active", *f, flows[0].Source, want)
+	}
+	// Answered: the discovery Report, the community at v2c and at v1, the
+	// system group; the walks find nothing but are answered too.
+	answered := 0
+	for _, r := range agent.received() {
+		if r.version == gosnmp.Version3 || r.community == "public" {
+			answered++
+		}
+	}
+	if flows[0].Count != int64(answered) {
+		t.Errorf("flow count %d, the agent answered %d requests", flows[0].Count, answered)
+	}
+}
+
+// The plan is a realistic bound: one request per configured community and
+// version, the zone's guessing budget once (not per version), and the
+// walks bounded by rows per request.
+func TestPlanIsATightBound(t *testing.T) {
+	c := New(Config{Communities: []otaudit.Secret{otaudit.NewSecret("site")},
+		V3Users: []V3User{{Name: "otauth", AuthProtocol: "SHA", AuthPassword: otaudit.NewSecret("x")}}})
+	l := active.Limits{Retries: 1, CredentialGuessing: true, MaxAttemptsPerDevice: 3}
+	per := map[string]int{}
+	for _, r := range c.Plan(active.Target{Addr: mustAddr("10.0.0.5")}, l) {
+		per[r.Kind] += r.MaxAttempts
+	}
+	// get: discovery 2, site at v2c and v1, v1 reuse, 3 guesses,
+	// otauth 2, system group 2.
+	if per["get"] != 2+2+1+3+2+2 {
+		t.Errorf("plan allows %d gets, want 12", per["get"])
+	}
+	// getbulk: six walks of 64 rows, 16 per page and one to see the end,
+	// plus one shared retry; getnext: six walks of 16 rows at v1.
+	if want := 6*5 + 1; per["getbulk"] != want {
+		t.Errorf("plan allows %d getbulk, want %d", per["getbulk"], want)
+	}
+	if want := 6*(v1MaxRows+1) + 1; per["getnext"] != want {
+		t.Errorf("plan allows %d getnext, want %d", per["getnext"], want)
+	}
+	l.CredentialGuessing = false
+	for _, r := range c.Plan(active.Target{Addr: mustAddr("10.0.0.5")}, l) {
+		if strings.Contains(r.Detail, "guess") {
+			t.Errorf("guessing off, yet planned %+v", r)
+		}
+	}
+}
+
+// A v1-only agent is walked with GETNEXT, at most v1MaxRows rows a table,
+// within the plan; a VACM it could not read to the end gives "unknown"
+// write access, never a "read" that a missing row could contradict.
+func TestV1WalksAreBoundedAndTruncationIsUnknown(t *testing.T) {
+	table := slices.Clone(scalance[:6])
+	for i := 1; i <= 40; i++ {
+		idx := "." + strconv.Itoa(i)
+		table = append(table, octets(oidIfDescr+idx, "port"+idx), integer(oidIfOperStatus+idx, 2))
+	}
+	// VACM: comm1 in group grp, whose write view "w" is included — but
+	// only in the view table's 21st row, beyond what the v1 walk reads.
+	table = append(table,
+		octets(oidCommunityName+".1.49", "public"),
+		octets(oidCommunitySecName+".1.49", "comm1"),
+		octets(oidVacmGroupName+".1.5.99.111.109.109.49", "grp"),
+		octets(oidVacmWriteView+".3.103.114.112.0.1.1", "w"),
+		integer(oidVacmViewType+".1.119.1.1", 1))
+	for i := 1; i <= 20; i++ {
+		table = append(table, integer(oidVacmViewType+".1.118.1."+strconv.Itoa(i), 1))
+	}
+	agent := startAgent(t, "public", table, func(a *fakeAgent) { a.onlyV1 = true })
+	c := New(Config{Port: agent.port(), Communities: []otaudit.Secret{otaudit.NewSecret("public")}, DefaultCommunities: []string{}})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries, l.CredentialGuessing = 200*time.Millisecond, 1, false
+	target := active.Target{Addr: mustAddr("127.0.0.1")}
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Now())))
+	var accesses []otaudit.SNMPAccess
+	rep := s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(o otaudit.Observation) {
+		if o.SNMPAccess != nil && o.SNMPAccess.Accepted {
+			accesses = append(accesses, *o.SNMPAccess)
+		}
+	})
+	if len(rep.Errors) != 0 {
+		t.Fatalf("errors %+v", rep.Errors)
+	}
+	assertLedgerWithinPlan(t, s.Ledger(), active.Plan([]active.Target{target}, []active.Prober{c}, l))
+	ifWalk := 0
+	for _, e := range s.Ledger() {
+		if e.Kind == "getbulk" {
+			t.Errorf("GETBULK sent to a v1 agent")
+		}
+		if e.Detail == detailInterfaces {
+			ifWalk++
+		}
+	}
+	if ifWalk != v1MaxRows+1 {
+		t.Errorf("ifTable walk sent %d GETNEXT, want %d (the row cap and one to see more)", ifWalk, v1MaxRows+1)
+	}
+	if len(accesses) != 1 || accesses[0].Version != "v1" || accesses[0].Access != "unknown" {
+		t.Errorf("accepted accesses %+v: want v1 with unknown access (the view table was cut short before the write view, where a read-only verdict would be wrong)", accesses)
 	}
 }

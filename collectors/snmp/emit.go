@@ -19,7 +19,8 @@ func levelName(l gosnmp.SnmpV3MsgFlags) string {
 	return "noAuthNoPriv"
 }
 
-// emit turns the probe's results into observations: one SNMPAccess per
+// emit turns the probe's results into observations: the SNMP service
+// when an agent answered (so the inventory lists it), one SNMPAccess per
 // credential tried, one SecureChannel per accepted version/level, the
 // identities, and the interfaces' MACs as host sightings.
 func (p *probe) emit(emit func(otaudit.Observation)) {
@@ -27,6 +28,15 @@ func (p *probe) emit(emit func(otaudit.Observation)) {
 	ip := p.addr.Addr()
 	obs := func(kind otaudit.ObservationKind, count int64) otaudit.Observation {
 		return otaudit.Observation{Kind: kind, Source: source, FirstSeen: p.start, LastSeen: end, Count: count}
+	}
+	if p.answered {
+		// Any answer counts, a v3 Report included: an agent runs there,
+		// whatever it thinks of our credentials.
+		n := max(p.responses, 1) // an unusable answer is still one
+		o := obs(otaudit.KindFlow, n)
+		o.Flow = &otaudit.Flow{Client: p.agent, Server: ip, Transport: otaudit.UDP, ServerPort: p.addr.Port(),
+			Protocol: protocol, ServerAnswered: true, Packets: n}
+		emit(o)
 	}
 	channels := map[string]bool{}
 	for _, a := range p.accesses {
