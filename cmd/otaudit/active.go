@@ -162,10 +162,10 @@ func printActiveScan(w io.Writer, res *agent.ScanResult, dbPath string) {
 	s := res.Scan
 	run := res.Active
 	fmt.Fprintf(w, "Scan %d of zone %q (%s): %s\n", s.ID, s.Zone, s.Mode, s.Status)
-	fmt.Fprintf(w, "  probed %s (%s) with %s: %s sent of %d planned, %s with errors, in %s\n",
+	fmt.Fprintf(w, "  probed %s (%s) with %s: %s sent of %d planned, %s with errors, %d unreachable, in %s\n",
 		countOf(run.Report.Targets, "target", "targets"), strings.Join(s.Sources, ", "), strings.Join(run.Plan.Probers, ", "),
 		countOf(run.Report.Requests, "request", "requests"), len(run.Plan.Requests), countOf(len(run.Report.Errors), "device", "devices"),
-		run.Report.Duration.Round(time.Millisecond))
+		len(run.Report.Unreachable), run.Report.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "  %d assets, %d observations, %d findings %s\n",
 		s.Stats.Assets, s.Stats.Observations, s.Stats.Findings, severityCounts(res.Report.Findings))
 	for _, warn := range s.Warnings {
