@@ -80,26 +80,9 @@ func newBaselineSetCmd(g *globalOptions, io streams, runF func(context.Context, 
 }
 
 func newBaselineShowCmd(g *globalOptions, io streams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show",
-		Short: "Print the zone's baseline",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.newAgent(io, false)
-			if err != nil {
-				return err
-			}
-			b, err := a.Baseline(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				return writeJSON(io.Out, b)
-			}
-			printBaseline(io.Out, b)
-			return nil
-		},
-	}
+	return queryCmd(g, io, "show", "Print the zone's baseline",
+		func(ctx context.Context, a *agent.Agent) (*otaudit.Baseline, error) { return a.Baseline(ctx) },
+		printBaseline)
 }
 
 func newBaselineDiffCmd(g *globalOptions, io streams, runF func(context.Context, *baselineDiffOptions) error) *cobra.Command {

@@ -150,34 +150,10 @@ type listOptions struct {
 	FailOn                             string
 }
 
-func newAssetsCmd(g *globalOptions, io streams, runF func(context.Context, *listOptions) error) *cobra.Command {
-	o := &listOptions{g: g, io: io}
-	return &cobra.Command{
-		Use:   "assets",
-		Short: "List the device inventory",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			a, err := g.newAgent(io, false)
-			if err != nil {
-				return err
-			}
-			assets, err := a.Assets(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				if assets == nil {
-					assets = []otaudit.Asset{}
-				}
-				return writeJSON(io.Out, assets)
-			}
-			printAssets(io.Out, assets)
-			return nil
-		},
-	}
+func newAssetsCmd(g *globalOptions, io streams) *cobra.Command {
+	return queryCmd(g, io, "assets", "List the device inventory",
+		func(ctx context.Context, a *agent.Agent) ([]otaudit.Asset, error) { return orEmpty(a.Assets(ctx)) },
+		printAssets)
 }
 
 // ---- findings
@@ -294,68 +270,60 @@ func newFindingShowCmd(g *globalOptions, io streams) *cobra.Command {
 
 // ---- score
 
-func newScoreCmd(g *globalOptions, io streams, runF func(context.Context, *listOptions) error) *cobra.Command {
-	o := &listOptions{g: g, io: io}
-	return &cobra.Command{
-		Use:   "score",
-		Short: "Per-zone, per-objective scores and achieved vs target security levels",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			a, err := g.newAgent(io, false)
-			if err != nil {
-				return err
-			}
-			scores, err := a.Scores(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				if scores == nil {
-					scores = []otaudit.ZoneScore{}
-				}
-				return writeJSON(io.Out, scores)
-			}
+func newScoreCmd(g *globalOptions, io streams) *cobra.Command {
+	return queryCmd(g, io, "score", "Per-zone, per-objective scores and achieved vs target security levels",
+		func(ctx context.Context, a *agent.Agent) ([]otaudit.ZoneScore, error) { return orEmpty(a.Scores(ctx)) },
+		func(w stdio.Writer, scores []otaudit.ZoneScore) {
 			if len(scores) == 0 {
-				fmt.Fprintln(io.Out, "No scores yet: run `otaudit scan` first.")
-				return nil
+				fmt.Fprintln(w, "No scores yet: run `otaudit scan` first.")
 			}
 			for _, s := range scores {
-				printScore(io.Out, s)
+				printScore(w, s)
 			}
-			return nil
-		},
-	}
+		})
 }
 
 // ---- scans
 
 func newScansCmd(g *globalOptions, io streams) *cobra.Command {
+	return queryCmd(g, io, "scans", "List the scans in the store",
+		func(ctx context.Context, a *agent.Agent) ([]otaudit.Scan, error) { return orEmpty(a.Scans(ctx)) },
+		printScans)
+}
+
+// queryCmd is a read command without flags of its own: it asks the agent
+// for T and prints it as JSON with --json, else as a table.
+func queryCmd[T any](g *globalOptions, io streams, use, short string,
+	fetch func(context.Context, *agent.Agent) (T, error), print func(stdio.Writer, T)) *cobra.Command {
 	return &cobra.Command{
-		Use:   "scans",
-		Short: "List the scans in the store",
+		Use:   use,
+		Short: short,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.newAgent(io, false)
 			if err != nil {
 				return err
 			}
-			scans, err := a.Scans(cmd.Context())
+			v, err := fetch(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
 			if g.JSON {
-				if scans == nil {
-					scans = []otaudit.Scan{}
-				}
-				return writeJSON(io.Out, scans)
+				return writeJSON(io.Out, v)
 			}
-			printScans(io.Out, scans)
+			print(io.Out, v)
 			return nil
 		},
 	}
+}
+
+// orEmpty turns a nil list into an empty one, so JSON consumers never have
+// to tell null from [].
+func orEmpty[S ~[]E, E any](s S, err error) (S, error) {
+	if s == nil {
+		s = S{}
+	}
+	return s, err
 }
 
 // ---- export

@@ -126,9 +126,9 @@ commissioning run that is not accepted.`,
 
 	root.AddCommand(
 		newScanCmd(g, io, nil),
-		newAssetsCmd(g, io, nil),
+		newAssetsCmd(g, io),
 		newFindingsCmd(g, io, nil),
-		newScoreCmd(g, io, nil),
+		newScoreCmd(g, io),
 		newScansCmd(g, io),
 		newExportCmd(g, io, nil),
 		newDemoCmd(g, io, nil),

