@@ -136,8 +136,15 @@ func scopeSNMPv3Agents(in *Input) applicability {
 	return applicability{assets: sortedKeys(agents), notApplicable: "no SNMPv3 agent seen inside the zone"}
 }
 
-// weakSNMPAuth and weakSNMPPriv are the algorithms reference #42 calls weak.
-func weakSNMPAuth(p string) bool { return strings.EqualFold(strings.TrimSpace(p), "MD5") }
+// weakSNMPAuth and weakSNMPPriv are the algorithms reference #42 calls weak,
+// plus SHA-1 (gosnmp's "SHA", HMAC-SHA-96), which issue 4 flags as weak too.
+func weakSNMPAuth(p string) bool {
+	switch strings.ToUpper(strings.TrimSpace(p)) {
+	case "MD5", "SHA", "SHA1", "SHA-1":
+		return true
+	}
+	return false
+}
 func weakSNMPPriv(p string) bool {
 	p = strings.ToUpper(strings.TrimSpace(p))
 	return p == "DES" || p == "3DES"
