@@ -5,7 +5,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo bench lint fuzz clean integration bench-active
+.PHONY: all build test demo bench lint fuzz clean integration bench-active bench-pcap
 
 all: lint test build
 
@@ -22,6 +22,13 @@ demo: build
 # Store ingest and query benchmarks, plus passive analysis throughput.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./store/ ./collectors/pcap/
+
+# Passive analysis at scale: a synthetic capture of >= 2M packets and >= 1000
+# hosts (and the same traffic twice as long), otaudit vs a raw pcapgo read vs
+# tshark conversation statistics, peak RSS of each; BENCH_PCAP_FLAGS e.g.
+# "-cpuprofile cpu.out" or "-packets 4000000".
+bench-pcap:
+	$(GO) run ./.ci/benchpcap $(BENCH_PCAP_FLAGS)
 
 # Active collectors against real devices in a network-namespace test zone
 # (root; installs snmpd, pymodbus, libmodbus, node-opcua): .ci/integration.sh.

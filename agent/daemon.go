@@ -39,6 +39,9 @@ type Daemon struct {
 	// DeliveryRetry is how often results the outbox still holds are
 	// offered again between scans; zero means defaultDeliveryRetry.
 	DeliveryRetry time.Duration
+	// LiveWindow is how long each run captures on capture.interface; zero
+	// means until shortly before the next scheduled run (daemon_live.go).
+	LiveWindow time.Duration
 
 	agent atomic.Pointer[Agent]
 	// Files of capture directories already read (daemon_captures.go),
@@ -225,10 +228,9 @@ func (d *Daemon) announce(a *Agent) (schedule, error) {
 		log.Warn("no schedule in the configuration: the agent serves its API but never scans on its own; set schedule.interval or schedule.cron", "config", cfg.Path)
 	}
 	if cfg.Capture.Interface != "" {
-		log.Warn("live capture is not available in this build: capture.interface is ignored; list capture files or directories under capture.files",
-			"interface", cfg.Capture.Interface)
+		log.Info("live capture on every scheduled run", "interface", cfg.Capture.Interface, "window", d.liveWindow(sched, time.Now()))
 	}
-	if len(cfg.Capture.Files) == 0 && !cfg.Active.Enabled {
+	if len(cfg.Capture.Files) == 0 && cfg.Capture.Interface == "" && !cfg.Active.Enabled {
 		log.Warn("nothing to scan: no capture.files and active scanning disabled", "config", cfg.Path)
 	}
 	return sched, nil
@@ -275,6 +277,9 @@ func (d *Daemon) RunOnce(ctx context.Context) []RunEvent {
 	a := d.Agent()
 	var events []RunEvent
 	if ev, ok := d.runPassive(ctx, a); ok {
+		events = append(events, ev)
+	}
+	if ev, ok := d.runLive(ctx, a); ok { // agent/daemon_live.go
 		events = append(events, ev)
 	}
 	if ctx.Err() != nil {

@@ -253,8 +253,8 @@ func (a *Agent) collectCaptures(ctx context.Context, sources []string, judge ota
 }
 
 // expandSource turns a path into the capture files to read: the file
-// itself, or the regular files of a directory in name order (rotated
-// captures are named so that this is time order).
+// itself, or the regular files of a directory in capture time order (first
+// packet, then name; see pcap.OrderCaptures).
 func expandSource(path string) (files []string, explicit bool, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -273,6 +273,7 @@ func expandSource(path string) (files []string, explicit bool, err error) {
 		}
 	}
 	sort.Strings(files)
+	files = pcap.OrderCaptures(files) // rotated files in capture time order
 	if len(files) == 0 {
 		return nil, false, fmt.Errorf("pcap %s: directory holds no files", path)
 	}

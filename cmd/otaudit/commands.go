@@ -67,6 +67,7 @@ type scanOptions struct {
 	Pcaps  []string
 	FailOn string
 	Active activeOptions // cmd/otaudit/active.go
+	Live   liveOptions   // cmd/otaudit/live.go
 }
 
 func newScanCmd(g *globalOptions, io streams, runF func(context.Context, *scanOptions) error) *cobra.Command {
@@ -86,8 +87,14 @@ asks the devices instead (read-only, rate-limited; --dry-run shows the plan).`,
 			if err := o.Active.validate(o.Pcaps); err != nil {
 				return err
 			}
+			if err := o.Live.validate(o); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
+			}
+			if o.Live.Interface != "" {
+				return runLiveScan(cmd.Context(), o)
 			}
 			if o.Active.Enabled {
 				return runActiveScan(cmd.Context(), o)
@@ -98,6 +105,7 @@ asks the devices instead (read-only, rate-limited; --dry-run shows the plan).`,
 	cmd.Flags().StringArrayVar(&o.Pcaps, "pcap", nil, "capture file or directory (repeatable)")
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", "", "exit 3 when an open finding is at or above this severity (low, medium, high, critical)")
 	addActiveFlags(cmd, &o.Active)
+	addLiveFlags(cmd, &o.Live)
 	return cmd
 }
 

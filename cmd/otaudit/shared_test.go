@@ -44,7 +44,8 @@ func sharedCaptures(t *testing.T) []string {
 }
 
 // tsharkSenders returns the unicast IP addresses tshark saw sending at least
-// one packet, and the addresses that only announced themselves in ARP.
+// one packet, and the addresses that only announced themselves (ARP, LLDP,
+// PROFINET DCP, CDP).
 func tsharkSenders(t *testing.T, file string) (senders, arp map[string]bool) {
 	senders, arp = map[string]bool{}, map[string]bool{}
 	for _, table := range []string{"endpoints,ip", "endpoints,ipv6"} {
@@ -68,7 +69,11 @@ func tsharkSenders(t *testing.T, file string) (senders, arp map[string]bool) {
 			}
 		}
 	}
-	out, err := exec.Command("tshark", "-n", "-r", file, "-Y", "arp", "-T", "fields", "-e", "arp.src.proto_ipv4").Output()
+	// Hosts that only announced themselves: ARP senders, and management
+	// addresses announced by LLDP, PROFINET DCP identify responses and CDP.
+	out, err := exec.Command("tshark", "-n", "-r", file, "-Y", "arp || lldp || (pn_dcp && pn_dcp.service_type == 1) || cdp",
+		"-T", "fields", "-E", "occurrence=a", "-E", "separator= ", "-E", "aggregator= ",
+		"-e", "arp.src.proto_ipv4", "-e", "lldp.mgn.addr.ip4", "-e", "pn_dcp.suboption_ip_ip", "-e", "cdp.address").Output()
 	if err != nil {
 		t.Fatalf("tshark arp %s: %v", file, err)
 	}
@@ -124,7 +129,7 @@ func TestScanEverySharedCapture(t *testing.T) {
 			}
 			for ip := range ours {
 				if !senders[ip] && !arp[ip] {
-					t.Errorf("otaudit lists %s, which tshark never saw send (not even ARP)", ip)
+					t.Errorf("otaudit lists %s, which tshark never saw send or announce (ARP, LLDP, DCP, CDP)", ip)
 				}
 			}
 		})

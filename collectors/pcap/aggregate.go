@@ -173,6 +173,7 @@ func (a *analysis) secureChannel(ch otaudit.SecureChannel, f *frameInfo) {
 // interactive remote-access session.
 var remoteProtocols = map[string]bool{
 	"rdp": true, "vnc": true, "ssh": true, "telnet": true, "teamviewer": true, "anydesk": true,
+	"ike": true, "openvpn": true, "wireguard": true,
 }
 
 type sessionAgg struct {
@@ -193,6 +194,10 @@ func (a *analysis) addSession(c *conn) {
 	switch c.protocol {
 	case "telnet":
 		enc = false
+	case "ike", "openvpn", "wireguard":
+		if c.detail == "" {
+			return // the port matched but no datagram had the VPN's header (vpn.go)
+		}
 	case "vnc":
 		// RFB is only encrypted when a TLS-style security type was chosen;
 		// without seeing one we do not claim it.
@@ -216,6 +221,7 @@ func (a *analysis) addSession(c *conn) {
 // result folds what is still open and returns the observations in a
 // deterministic order: by kind, then by the fields that identify them.
 func (a *analysis) result() *Result {
+	a.finishLayer2()
 	open := make([]*conn, 0, len(a.conns))
 	for _, c := range a.conns {
 		open = append(open, c)

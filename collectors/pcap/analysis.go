@@ -16,7 +16,6 @@ import (
 
 const (
 	ctxCheckEvery   = 4096 // packets between context checks
-	sweepEvery      = 8192 // packets between idle sweeps
 	maxListedErrors = 5    // decode errors named one by one in Warnings
 )
 
@@ -27,6 +26,8 @@ type analysis struct {
 	log      *slog.Logger
 	maxFlows int
 	stats    Stats
+	// nextSweep is the capture time of the next idle sweep.
+	nextSweep time.Time
 
 	dec *decoder
 	pkt packet
@@ -44,6 +45,8 @@ type analysis struct {
 
 	unsupportedLinks map[linkType]int64
 	linkSet          bool
+
+	l2 layer2State // discovery protocols and ARP conflicts (discovery.go)
 }
 
 func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger, maxFlows int) *analysis {
@@ -118,9 +121,7 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 			continue
 		}
 		a.packet(link, data, a.stats.Packets, ts, ci.Length)
-		if a.stats.Packets%sweepEvery == 0 {
-			a.sweepIdle(ts)
-		}
+		a.maybeSweep(ts)
 	}
 	if a.stats.Packets > 0 && len(a.unsupportedLinks) > 0 {
 		var n int64
@@ -152,6 +153,10 @@ func (a *analysis) packet(link linkType, data []byte, index int64, ts time.Time,
 	}
 	if p.arp && p.arpIP.IsValid() && !p.arpIP.IsUnspecified() {
 		a.sawSource(p.arpIP, p.arpMAC, true, p.vlan, index, ts, wireLen)
+		a.arpClaim(p.arpIP, p.arpMAC)
+	}
+	if p.l2 {
+		a.layer2Frame(p)
 	}
 	if !p.hasIP {
 		return

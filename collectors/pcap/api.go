@@ -33,7 +33,19 @@ type Stats struct {
 	// DecodeErrors counts malformed frames and unparsable protocol data.
 	DecodeErrors int64 `json:"decode_errors"`
 	// Evictions counts table entries dropped to respect Options.MaxFlows.
-	Evictions   int64     `json:"evictions"`
+	Evictions int64 `json:"evictions"`
+	// Dropped counts frames the kernel dropped because the analysis fell
+	// behind (live capture only).
+	Dropped int64 `json:"dropped,omitempty"`
+	// ARPConflicts counts ARP claims of an address already claimed with
+	// another MAC in this capture (a duplicate IP, a spoof or a moved
+	// address; both sightings are kept as hosts).
+	ARPConflicts int64 `json:"arp_conflicts,omitempty"`
+	// FragmentsReassembled counts IPv4 datagrams rebuilt from fragments;
+	// FragmentEvictions those given up (table bound or 30 s timeout).
+	FragmentsReassembled int64 `json:"fragments_reassembled,omitempty"`
+	FragmentEvictions    int64 `json:"fragment_evictions,omitempty"`
+
 	FirstPacket time.Time `json:"first_packet"`
 	LastPacket  time.Time `json:"last_packet"`
 	// Truncated is set when the file stopped making sense before its end;

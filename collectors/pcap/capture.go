@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,8 +54,14 @@ const (
 	ngByteOrder   = 0x1a2b3c4d
 )
 
-// openCapture picks the reader by magic number.
+// openCapture picks the reader by magic number. A gzip-compressed capture
+// is decompressed as it is read (never whole); offsets in its errors and
+// warnings are then offsets in the decompressed capture.
 func openCapture(r io.Reader, name string) (packetSource, error) {
+	return openCaptureLayer(r, name, false)
+}
+
+func openCaptureLayer(r io.Reader, name string, inGzip bool) (packetSource, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if len(head) == 0 {
@@ -62,6 +69,17 @@ func openCapture(r io.Reader, name string) (packetSource, error) {
 			return nil, fmt.Errorf("pcap %s: read: %w", name, err)
 		}
 		return nil, &FormatError{File: name, Reason: "empty file", Offset: 0}
+	}
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b && !inGzip {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &FormatError{File: name, Reason: "gzip header: " + err.Error(), Offset: 0}
+		}
+		src, err := openCaptureLayer(zr, name, true)
+		if err != nil {
+			return nil, err
+		}
+		return gzipSource{src}, nil
 	}
 	if len(head) < 4 {
 		return nil, &FormatError{File: name, Reason: fmt.Sprintf("not a pcap or pcapng capture (only %d bytes: % x)", len(head), head), Offset: 0}
@@ -75,6 +93,11 @@ func openCapture(r io.Reader, name string) (packetSource, error) {
 	}
 	return nil, &FormatError{File: name, Reason: fmt.Sprintf("not a pcap or pcapng capture (starts with % x)", head), Offset: 0}
 }
+
+// gzipSource is a capture read through compress/gzip.
+type gzipSource struct{ packetSource }
+
+func (s gzipSource) format() string { return s.packetSource.format() + "+gzip" }
 
 // pcapSource reads classic libpcap files through pcapgo.Reader.
 type pcapSource struct {

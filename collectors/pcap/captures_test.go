@@ -65,9 +65,10 @@ func modbusRequests(r *Result) map[string]int64 {
 // tshark's endpoint list, with the reason. Keyed by file, then IP; "+"
 // means otaudit reports an extra address, "-" a missing one.
 var hostExceptions = map[string]map[string]string{
-	"plant1_mixed_modbus_s7_enip_cip.pcap": arpOnly("141.81.0.120", "141.81.0.122", "141.81.0.191", "141.81.0.194", "141.81.0.195", "142.81.0.190", "142.81.0.191", "142.81.0.192"),
-	"enip_cip_listidentity_io.pcap":        arpOnly("192.168.1.4", "192.168.10.131", "192.168.10.21", "192.168.10.24"),
+	"plant1_mixed_modbus_s7_enip_cip.pcap": l2Announced(arpOnly("141.81.0.120", "141.81.0.122", "141.81.0.191", "141.81.0.194", "141.81.0.195", "142.81.0.190", "142.81.0.191", "142.81.0.192"), "141.81.0.190"),
+	"enip_cip_listidentity_io.pcap":        l2Announced(arpOnly("192.168.1.4", "192.168.10.131", "192.168.10.21", "192.168.10.24"), "208.73.217.142"),
 	"profinet_dcp_set_ip.pcap":             arpOnly("192.168.0.10", "192.168.0.6"),
+	"lldp_siemens_s7_1200_ktp700.pcapng":   l2Announced(nil, "192.168.0.2"),
 	"telnet_multi_session_tacacs.pcap":     arpOnly("192.168.1.101", "192.168.1.110", "192.168.1.254"),
 }
 

@@ -233,6 +233,25 @@ const (
 	udpIdle    = 10 * time.Minute
 )
 
+// sweepInterval is how much capture time passes between idle sweeps: a
+// quarter of the shortest idle limit. Sweeping by packet count instead
+// scanned the whole table thousands of times on a fast link, for
+// connections that could not have expired yet.
+const sweepInterval = closedIdle / 4
+
+// maybeSweep runs sweepIdle once per sweepInterval of capture time.
+func (a *analysis) maybeSweep(now time.Time) {
+	if a.nextSweep.IsZero() {
+		a.nextSweep = now.Add(sweepInterval)
+		return
+	}
+	if now.Before(a.nextSweep) {
+		return
+	}
+	a.sweepIdle(now)
+	a.nextSweep = now.Add(sweepInterval)
+}
+
 // sweepIdle folds conversations that have been quiet long enough that
 // keeping them only costs memory.
 func (a *analysis) sweepIdle(now time.Time) {

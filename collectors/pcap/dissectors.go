@@ -3,26 +3,42 @@ package pcap
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/otaudit/otaudit/collectors/pcap/dnp3"
+	"github.com/otaudit/otaudit/collectors/pcap/enip"
+	"github.com/otaudit/otaudit/collectors/pcap/iec104"
 )
 
 // tcpDissectors is the explicit list of stream dissectors by protocol name.
 // A new TCP protocol is one file implementing streamDissector plus one line
 // here (and, if it can be recognised by payload, one case in detectTCP).
 var tcpDissectors = map[string]func() streamDissector{
-	"modbus": func() streamDissector { return &modbusStream{} },
-	"telnet": func() streamDissector { return &telnetStream{} },
-	"ftp":    func() streamDissector { return &ftpStream{} },
-	"http":   func() streamDissector { return &httpStream{} },
-	"opcua":  func() streamDissector { return &opcuaStream{} },
-	"ssh":    func() streamDissector { return &sshStream{} },
-	"vnc":    func() streamDissector { return &vncStream{} },
-	"rdp":    func() streamDissector { return &rdpStream{} },
+	"modbus":  func() streamDissector { return &modbusStream{} },
+	"telnet":  func() streamDissector { return &telnetStream{} },
+	"ftp":     func() streamDissector { return &ftpStream{} },
+	"http":    func() streamDissector { return &httpStream{} },
+	"opcua":   func() streamDissector { return &opcuaStream{} },
+	"ssh":     func() streamDissector { return &sshStream{} },
+	"vnc":     func() streamDissector { return &vncStream{} },
+	"rdp":     func() streamDissector { return &rdpStream{} },
+	"enip":    func() streamDissector { return &enipStream{} },
+	"dnp3":    func() streamDissector { return &dnp3Stream{} },
+	"iec104":  func() streamDissector { return &iec104Stream{} },
+	"openvpn": func() streamDissector { return &openvpnStream{} },
+	"s7comm":  func() streamDissector { return &s7Stream{} },
 }
 
 // udpDissectors is the same for datagram protocols.
 var udpDissectors = map[string]datagramDissector{
-	"snmp":      snmpDatagram,
-	"snmp-trap": snmpDatagram,
+	"snmp":      snmpDatagramWithState,
+	"snmp-trap": snmpDatagramWithState,
+	"enip":      enipDatagram,
+	"dnp3":      dnp3Datagram,
+	"bacnet":    bacnetDatagram,
+	"ike":       ikeDatagram,
+	"openvpn":   openvpnDatagram,
+	"wireguard": wireguardDatagram,
+	"dhcp":      dhcpDatagram,
 }
 
 var httpMethods = [][]byte{
@@ -42,13 +58,19 @@ func detectTCP(c *conn, d dir, b []byte) string {
 		if bytes.Contains(b, []byte("Cookie: mstshash=")) || c.sport == 3389 || c.cport == 3389 {
 			return "rdp"
 		}
-		if c.sport == 102 || c.cport == 102 {
+		if c.sport == 102 || c.cport == 102 || isS7DT(b) {
 			return "s7comm"
 		}
 	case d == toServer && isHTTPRequest(b), d == toClient && bytes.HasPrefix(b, []byte("HTTP/1.")):
 		return "http"
 	case isOPCUAChunk(b):
 		return "opcua"
+	case iec104.Looks(b):
+		return "iec104"
+	case enip.LooksLikeENIP(b):
+		return "enip"
+	case dnp3.LooksLikeDNP3(b):
+		return "dnp3"
 	case (c.sport == 502 || c.cport == 502) && isMBAP(b):
 		return "modbus"
 	case len(b) >= 2 && b[0] == telnetIAC && b[1] >= telnetWILL && b[1] <= telnetDONT:

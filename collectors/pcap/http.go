@@ -39,6 +39,7 @@ type httpSide struct {
 type httpRequest struct {
 	head   bool
 	cred   bool
+	digest bool // Authorization: Digest (user name only, no secret)
 	user   string
 	fp     string
 	def    bool
@@ -201,6 +202,11 @@ func (h *httpStream) headersDone(a *analysis, c *conn, d dir, s *httpSide) {
 // authorization handles one Authorization header value of request r.
 func (h *httpStream) authorization(a *analysis, r *httpRequest, value []byte) {
 	scheme, cred, _ := bytes.Cut(value, []byte(" "))
+	if bytes.EqualFold(scheme, []byte("Digest")) {
+		// Digest sends a hash, never the password: keep the user name only.
+		r.cred, r.digest, r.user = true, true, digestUsername(cred)
+		return
+	}
 	if !bytes.EqualFold(scheme, []byte("Basic")) {
 		return
 	}
@@ -252,7 +258,11 @@ func (h *httpStream) answer(a *analysis, c *conn, status int) {
 	case status >= 200 && status < 400:
 		outcome = "success"
 	}
-	a.judgedCredential("http-basic", c.cli, c.srv, r.user, r.fp, r.def, outcome, "", &r.frame)
+	proto := "http-basic"
+	if r.digest {
+		proto = "http-digest"
+	}
+	a.judgedCredential(proto, c.cli, c.srv, r.user, r.fp, r.def, outcome, "", &r.frame)
 }
 
 func (h *httpStream) gap(_ *analysis, _ *conn, d dir) {
@@ -266,4 +276,21 @@ func (h *httpStream) end(a *analysis, c *conn) {
 	for len(h.pending) > 0 {
 		h.answer(a, c, 0)
 	}
+}
+
+// digestUsername finds username="…" (or an unquoted token) among the
+// comma-separated Digest parameters.
+func digestUsername(params []byte) string {
+	for _, p := range bytes.Split(params, []byte(",")) {
+		k, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte("="))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(k), []byte("username")) {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		return printable(v, 64)
+	}
+	return ""
 }

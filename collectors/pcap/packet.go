@@ -26,8 +26,20 @@ type packet struct {
 	length int // original length on the wire
 
 	srcMAC [6]byte
+	dstMAC [6]byte
 	hasMAC bool
 	vlan   uint16
+
+	// l2 is set for the non-IP frames the discovery adapter reads: l2type
+	// is the EtherType (LLDP, PROFINET) or etherLLC for an 802.3 frame,
+	// whose payload then starts with the LLC header (CDP).
+	l2        bool
+	l2type    layers.EthernetType
+	l2payload []byte
+
+	// fragment is set for an IPv4 fragment; the transport fields are only
+	// filled when this fragment completed a datagram.
+	fragment bool
 
 	arp       bool
 	arpMAC    [6]byte
@@ -58,11 +70,16 @@ type decoder struct {
 	udp      layers.UDP
 
 	fromEth, fromLoop, fromSLL, fromIP4, fromIP6 *gopacket.DecodingLayerParser
+	fromARP, fromTCP, fromUDP                    *gopacket.DecodingLayerParser
 	decoded                                      []gopacket.LayerType
+	decodedL4                                    []gopacket.LayerType
+
+	// frags reassembles IPv4 fragments.
+	frags fragTable
 }
 
 func newDecoder() *decoder {
-	d := &decoder{decoded: make([]gopacket.LayerType, 0, 8)}
+	d := &decoder{decoded: make([]gopacket.LayerType, 0, 8), decodedL4: make([]gopacket.LayerType, 0, 2)}
 	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.arp, &d.loopback, &d.sll, &d.ip4, &d.ip6, &d.tcp, &d.udp}
 	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
 		p := gopacket.NewDecodingLayerParser(first, all...)
@@ -74,6 +91,9 @@ func newDecoder() *decoder {
 	d.fromSLL = mk(layers.LayerTypeLinuxSLL)
 	d.fromIP4 = mk(layers.LayerTypeIPv4)
 	d.fromIP6 = mk(layers.LayerTypeIPv6)
+	d.fromARP = mk(layers.LayerTypeARP)
+	d.fromTCP = mk(layers.LayerTypeTCP)
+	d.fromUDP = mk(layers.LayerTypeUDP)
 	return d
 }
 
@@ -106,6 +126,8 @@ func (d *decoder) decode(link linkType, data []byte, p *packet) error {
 			parser = d.fromIP4
 		case layers.EthernetTypeIPv6:
 			parser = d.fromIP6
+		case layers.EthernetTypeARP:
+			parser = d.fromARP
 		default:
 			return nil
 		}
@@ -123,10 +145,74 @@ func (d *decoder) decode(link linkType, data []byte, p *packet) error {
 		}
 	}
 	err := parser.DecodeLayers(data, &d.decoded)
-	for _, lt := range d.decoded {
+	d.fill(p, d.decoded)
+	if len(d.decoded) == 0 {
+		return err
+	}
+	switch last := d.decoded[len(d.decoded)-1]; {
+	case last == layers.LayerTypeEthernet:
+		d.layer2(p, d.eth.EthernetType, d.eth.Payload)
+	case last == layers.LayerTypeDot1Q:
+		t := d.dot1q.Type
+		if t < 0x0600 { // an 802.3 length inside the tag: LLC follows
+			t = etherLLC
+		}
+		d.layer2(p, t, d.dot1q.Payload)
+	case last == layers.LayerTypeIPv4 && (d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0):
+		p.fragment = true
+		whole, ferr := d.frags.add(fragKey{src: p.src, dst: p.dst, id: d.ip4.Id, proto: uint8(d.ip4.Protocol)},
+			int(d.ip4.FragOffset)*8, d.ip4.Flags&layers.IPv4MoreFragments != 0, d.ip4.Payload, p.ts)
+		if ferr != nil {
+			return ferr
+		}
+		if whole != nil {
+			return d.transport(p, d.ip4.Protocol, whole)
+		}
+	}
+	return err
+}
+
+// etherLLC is the EthernetType gopacket gives an 802.3 frame (a length,
+// not a type, in the type field): LLC follows.
+const etherLLC = layers.EthernetTypeLLC
+
+// layer2 keeps the payload of the non-IP frames the discovery adapter
+// reads; other EtherTypes cost nothing more.
+func (d *decoder) layer2(p *packet, t layers.EthernetType, payload []byte) {
+	switch t {
+	case etherLLDP, etherPROFINET, etherLLC:
+		p.l2, p.l2type, p.l2payload = true, t, payload
+	}
+}
+
+const (
+	etherLLDP     layers.EthernetType = 0x88cc
+	etherPROFINET layers.EthernetType = 0x8892
+)
+
+// transport decodes the TCP or UDP header of a reassembled datagram.
+func (d *decoder) transport(p *packet, proto layers.IPProtocol, datagram []byte) error {
+	var parser *gopacket.DecodingLayerParser
+	switch proto {
+	case layers.IPProtocolTCP:
+		parser = d.fromTCP
+	case layers.IPProtocolUDP:
+		parser = d.fromUDP
+	default:
+		return nil
+	}
+	err := parser.DecodeLayers(datagram, &d.decodedL4)
+	d.fill(p, d.decodedL4)
+	return err
+}
+
+// fill copies the fields of the decoded layers into p.
+func (d *decoder) fill(p *packet, decoded []gopacket.LayerType) {
+	for _, lt := range decoded {
 		switch lt {
 		case layers.LayerTypeEthernet:
 			copy(p.srcMAC[:], d.eth.SrcMAC)
+			copy(p.dstMAC[:], d.eth.DstMAC)
 			p.hasMAC = len(d.eth.SrcMAC) == 6
 		case layers.LayerTypeLinuxSLL:
 			if d.sll.AddrLen == 6 && len(d.sll.Addr) >= 6 {
@@ -161,7 +247,6 @@ func (d *decoder) decode(link linkType, data []byte, p *packet) error {
 			p.payload = d.udp.Payload
 		}
 	}
-	return err
 }
 
 type decodeError string

@@ -1,0 +1,248 @@
+// Command benchpcap is `make bench-pcap`: it writes a synthetic capture of
+// at least 2M packets and 1000 hosts (collectors/pcap/benchgen), and the
+// same traffic twice as long, to a temporary directory, then measures side
+// by side, each in its own child process (peak RSS from getrusage):
+// otaudit's full passive analysis, a raw pcapgo read of the file (the
+// floor), and tshark's conversation statistics (when tshark is installed).
+// It prints a table with the ratios. A benchmark, not a test: nothing here
+// passes or fails on a duration.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/collectors/pcap"
+	"github.com/otaudit/otaudit/collectors/pcap/benchgen"
+)
+
+type childResult struct {
+	Packets int64   `json:"packets"`
+	Seconds float64 `json:"seconds"`
+	Obs     int     `json:"observations,omitempty"`
+	Errors  int64   `json:"decode_errors,omitempty"`
+}
+
+func main() {
+	child := flag.String("child", "", "internal: run one measurement (analyze|raw) on -file")
+	file := flag.String("file", "", "internal: capture for -child")
+	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
+	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
+	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
+	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
+	flag.Parse()
+	if *child != "" {
+		if err := runChild(*child, *file, *cpuprof); err != nil {
+			fmt.Fprintln(os.Stderr, "benchpcap:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*packets, *dir, *cpuprof, *noTshark); err != nil {
+		fmt.Fprintln(os.Stderr, "benchpcap:", err)
+		os.Exit(1)
+	}
+}
+
+func runChild(mode, file, cpuprof string) error {
+	start := time.Now()
+	var res childResult
+	switch mode {
+	case "analyze":
+		if cpuprof != "" {
+			f, err := os.Create(cpuprof)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		judge := otaudit.CredentialJudge{Key: []byte("benchmark-key-0123456789abcdef"), Defaults: map[string][]string{"snmp": {"public", "private"}}}
+		r, err := pcap.AnalyzeFile(context.Background(), file, pcap.Options{Judge: judge})
+		if err != nil {
+			return err
+		}
+		res = childResult{Packets: r.Stats.Packets, Obs: len(r.Observations), Errors: r.Stats.DecodeErrors}
+	case "raw":
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
+		if err != nil {
+			return err
+		}
+		for {
+			_, _, err := r.ZeroCopyReadPacketData()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			res.Packets++
+		}
+	default:
+		return fmt.Errorf("unknown -child %q", mode)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+type measurement struct {
+	tool    string
+	packets int64
+	seconds float64
+	rssMB   float64
+	note    string
+}
+
+// measure runs cmd and reads its peak RSS from the kernel's accounting.
+func measure(tool string, cmd *exec.Cmd, parse bool) (measurement, error) {
+	m := measurement{tool: tool}
+	start := time.Now()
+	out, err := cmd.Output()
+	wall := time.Since(start).Seconds()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return m, fmt.Errorf("%s: %v: %s", tool, err, ee.Stderr)
+		}
+		return m, fmt.Errorf("%s: %w", tool, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rssMB = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	m.seconds = wall
+	if parse {
+		var r childResult
+		if err := json.Unmarshal(out, &r); err != nil {
+			return m, fmt.Errorf("%s: %w: %s", tool, err, out)
+		}
+		// In-process time excludes process start-up, as for the raw read.
+		m.packets, m.seconds = r.Packets, r.Seconds
+		if r.Obs > 0 {
+			m.note = fmt.Sprintf("%d observations, %d decode errors", r.Obs, r.Errors)
+		}
+	}
+	return m, nil
+}
+
+func run(packets int64, dir, cpuprof string, noTshark bool) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "otaudit-bench-pcap-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tshark, _ := exec.LookPath("tshark")
+	if noTshark {
+		tshark = ""
+	}
+	type capture struct {
+		name   string
+		repeat int
+	}
+	var all [][]measurement
+	var sizes []benchgen.Summary
+	for _, c := range []capture{{"base", 1}, {"doubled", 2}} {
+		path := filepath.Join(dir, c.name+".pcap")
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		sum, err := benchgen.Write(f, benchgen.Config{Packets: packets, Seed: 62443, Repeat: c.repeat})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		st, _ := os.Stat(path)
+		fmt.Printf("%s capture: %d packets, %d hosts, %d malformed, %.0f MB, written in %.1fs (%s)\n",
+			c.name, sum.Packets, sum.Hosts, sum.Malformed, float64(st.Size())/1e6, time.Since(start).Seconds(), path)
+		sizes = append(sizes, sum)
+
+		var ms []measurement
+		args := []string{"-child", "analyze", "-file", path}
+		if cpuprof != "" && c.repeat == 1 {
+			args = append(args, "-cpuprofile", cpuprof)
+		}
+		m, err := measure("otaudit analysis", exec.Command(self, args...), true)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, m)
+		if m, err = measure("pcapgo raw read", exec.Command(self, "-child", "raw", "-file", path), true); err != nil {
+			return err
+		}
+		ms = append(ms, m)
+		if tshark != "" {
+			m, err := measure("tshark conv,tcp+udp", exec.Command(tshark, "-r", path, "-q", "-z", "conv,tcp", "-z", "conv,udp"), false)
+			if err != nil {
+				return err
+			}
+			m.packets = sum.Packets
+			m.note = "wall time incl. start-up"
+			ms = append(ms, m)
+		}
+		all = append(all, ms)
+	}
+	for i, ms := range all {
+		name := []string{"base", "doubled"}[i]
+		fmt.Printf("\n%s capture (%d packets):\n", name, sizes[i].Packets)
+		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "tool\tseconds\tMpackets/s\tpeak RSS MB\ttime vs raw\ttshark time / this\t\t")
+		raw, ts := ms[1], measurement{}
+		if len(ms) > 2 {
+			ts = ms[2]
+		}
+		for _, m := range ms {
+			pps := float64(m.packets) / m.seconds / 1e6
+			vsTshark := "-"
+			if ts.seconds > 0 {
+				vsTshark = fmt.Sprintf("%.1f×", ts.seconds/m.seconds)
+			}
+			fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.0f\t%.2f×\t%s\t  %s\t\n", m.tool, m.seconds, pps, m.rssMB, m.seconds/raw.seconds, vsTshark, m.note)
+		}
+		tw.Flush()
+	}
+	if len(all) == 2 {
+		a, b := all[0][0], all[1][0]
+		fmt.Printf("\notaudit peak RSS: %.0f MB → %.0f MB when the capture doubles (%.2f×); time %.2fs → %.2fs (%.2f×)\n",
+			a.rssMB, b.rssMB, b.rssMB/a.rssMB, a.seconds, b.seconds, b.seconds/a.seconds)
+	}
+	if tshark == "" {
+		fmt.Println("tshark not installed: the peer column is empty")
+	}
+	if cpuprof != "" {
+		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)
+	}
+	return nil
+}
