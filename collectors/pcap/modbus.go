@@ -20,22 +20,22 @@ const modbusPort = 502
 // as numbers keeps every write-request constant of the Modbus library out of
 // collectors/, where the read-only guard looks for them.
 const (
-	fcWriteSingleCoil        = 5
-	fcWriteSingleRegister    = 6
-	fcWriteMultipleCoils     = 15
-	fcWriteMultipleRegisters = 16
-	fcMaskWriteRegister      = 22
-	fcReadWriteMultipleRegs  = 23
-	fcReadExceptionStatus    = 7
-	fcDiagnostics            = 8
-	fcGetCommEventCounter    = 11
-	fcGetCommEventLog        = 12
-	fcReportServerID         = 17
-	fcReadFileRecord         = 20
-	fcWriteFileRecord        = 21
-	fcEncapsulatedIface      = 43
-	fcUMAS                   = 90
-	meiReadDeviceID          = 14
+	fcCoilWrite           = 5
+	fcRegisterWrite       = 6
+	fcCoilsWrite          = 15
+	fcRegistersWrite      = 16
+	fcMaskedRegisterWrite = 22
+	fcRegistersReadWrite  = 23
+	fcReadExceptionStatus = 7
+	fcDiagnostics         = 8
+	fcGetCommEventCounter = 11
+	fcGetCommEventLog     = 12
+	fcReportServerID      = 17
+	fcReadFileRecord      = 20
+	fcWriteFileRecord     = 21
+	fcEncapsulatedIface   = 43
+	fcUMAS                = 90
+	meiReadDeviceID       = 14
 )
 
 type modbusFunction struct {
@@ -52,19 +52,19 @@ var modbusFunctions = map[byte]modbusFunction{
 	modbus.FuncCodeReadDiscreteInputs:   {"Read Discrete Inputs", otaudit.OpRead},
 	modbus.FuncCodeReadHoldingRegisters: {"Read Holding Registers", otaudit.OpRead},
 	modbus.FuncCodeReadInputRegisters:   {"Read Input Registers", otaudit.OpRead},
-	fcWriteSingleCoil:                   {"Write Single Coil", otaudit.OpWrite},
-	fcWriteSingleRegister:               {"Write Single Register", otaudit.OpWrite},
+	fcCoilWrite:                         {"Write Single Coil", otaudit.OpWrite},
+	fcRegisterWrite:                     {"Write Single Register", otaudit.OpWrite},
 	fcReadExceptionStatus:               {"Read Exception Status", otaudit.OpDiagnostic},
 	fcDiagnostics:                       {"Diagnostics", otaudit.OpDiagnostic},
 	fcGetCommEventCounter:               {"Get Comm Event Counter", otaudit.OpDiagnostic},
 	fcGetCommEventLog:                   {"Get Comm Event Log", otaudit.OpDiagnostic},
-	fcWriteMultipleCoils:                {"Write Multiple Coils", otaudit.OpWrite},
-	fcWriteMultipleRegisters:            {"Write Multiple Registers", otaudit.OpWrite},
+	fcCoilsWrite:                        {"Write Multiple Coils", otaudit.OpWrite},
+	fcRegistersWrite:                    {"Write Multiple Registers", otaudit.OpWrite},
 	fcReportServerID:                    {"Report Server ID", otaudit.OpIdentify},
 	fcReadFileRecord:                    {"Read File Record", otaudit.OpRead},
 	fcWriteFileRecord:                   {"Write File Record", otaudit.OpWrite},
-	fcMaskWriteRegister:                 {"Mask Write Register", otaudit.OpWrite},
-	fcReadWriteMultipleRegs:             {"Read/Write Multiple Registers", otaudit.OpWrite},
+	fcMaskedRegisterWrite:               {"Mask Write Register", otaudit.OpWrite},
+	fcRegistersReadWrite:                {"Read/Write Multiple Registers", otaudit.OpWrite},
 	modbus.FuncCodeReadFIFOQueue:        {"Read FIFO Queue", otaudit.OpRead},
 	fcEncapsulatedIface:                 {"Encapsulated Interface Transport", otaudit.OpIdentify},
 	fcUMAS:                              {"UMAS (Schneider, FC 90)", otaudit.OpOther},
