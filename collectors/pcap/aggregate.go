@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"cmp"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -47,7 +48,14 @@ type opAgg struct {
 // creating it with name and class; nil when the table is full.
 func (a *analysis) operation(proto string, cli, srv netip.Addr, unit, fn int, name string, class otaudit.OperationClass) *opAgg {
 	k := opKey{proto: proto, cli: cli, srv: srv, unit: unit, fn: fn}
-	o := a.ops[k]
+	slot := &a.opCache[(addrSlot(cli)^addrSlot(srv)<<1^uint(fn)<<4^uint(unit))&(aggCacheSize-1)]
+	o := slot.o
+	if o == nil || slot.k != k {
+		o = a.ops[k]
+		if o != nil {
+			slot.k, slot.o = k, o
+		}
+	}
 	if o == nil {
 		if len(a.ops) >= a.maxFlows {
 			a.stats.Evictions++
@@ -115,8 +123,42 @@ type credAgg struct {
 // credential judges secret (the caller zeroes its copy afterwards) and
 // aggregates the attempt. outcome is "success", "failure" or "".
 func (a *analysis) credential(proto string, cli, srv netip.Addr, user string, secret []byte, outcome, detail string, f *frameInfo) {
-	fp, def := a.judge.Judge(proto, secret)
+	fp, def := a.judgeCached(proto, secret)
 	a.judgedCredential(proto, cli, srv, user, fp, def, outcome, detail, f)
+}
+
+// judgedSecret is a cached verdict of the CredentialJudge.
+type judgedSecret struct {
+	fp  string
+	def bool
+}
+
+// judgeCacheKey names a secret without holding it: a hash with a seed
+// drawn for this analysis (so nobody can aim for a collision) and its
+// length.
+type judgeCacheKey struct {
+	proto string
+	sum   uint64
+	n     int
+}
+
+// maxJudgeCache bounds the cache; it is emptied when full.
+const maxJudgeCache = 256
+
+// judgeCached is a.judge.Judge for a secret that comes back in every
+// message (an SNMP community), where an HMAC per packet was a visible share
+// of the analysis.
+func (a *analysis) judgeCached(proto string, secret []byte) (string, bool) {
+	k := judgeCacheKey{proto: proto, sum: maphash.Bytes(a.judgeSeed, secret), n: len(secret)}
+	if v, ok := a.judged[k]; ok {
+		return v.fp, v.def
+	}
+	fp, def := a.judge.Judge(proto, secret)
+	if len(a.judged) >= maxJudgeCache {
+		clear(a.judged)
+	}
+	a.judged[k] = judgedSecret{fp: fp, def: def}
+	return fp, def
 }
 
 // judgedCredential aggregates an attempt whose secret was already judged
@@ -182,13 +224,15 @@ type sessionAgg struct {
 	packets    int64
 }
 
-func (a *analysis) addSession(c *conn) {
+// addSession records c as a remote session if it is one, and returns its
+// index in a.sessions (-1 when it is none or the table is full).
+func (a *analysis) addSession(c *conn) int {
 	if !remoteProtocols[c.protocol] {
-		return
+		return -1
 	}
 	if len(a.sessions) >= a.maxFlows {
 		a.stats.Evictions++
-		return
+		return -1
 	}
 	enc := c.encrypted >= 0 // unknown counts as encrypted unless the protocol says otherwise
 	switch c.protocol {
@@ -196,7 +240,7 @@ func (a *analysis) addSession(c *conn) {
 		enc = false
 	case "ike", "openvpn", "wireguard":
 		if c.detail == "" {
-			return // the port matched but no datagram had the VPN's header (vpn.go)
+			return -1 // the port matched but no datagram had the VPN's header (vpn.go)
 		}
 	case "vnc":
 		// RFB is only encrypted when a TLS-style security type was chosen;
@@ -214,6 +258,7 @@ func (a *analysis) addSession(c *conn) {
 		firstFrame: c.firstFrame,
 		packets:    c.packets,
 	})
+	return len(a.sessions) - 1
 }
 
 // --- result ---------------------------------------------------------------
@@ -228,13 +273,16 @@ func (a *analysis) result() *Result {
 	}
 	slices.SortFunc(open, func(x, y *conn) int { return cmp.Compare(x.firstFrame, y.firstFrame) })
 	for _, c := range open {
-		a.fold(c)
+		a.finish(c)
 	}
+	a.conns = map[connKey]*conn{}
 	if a.stats.DecodeErrors > maxListedErrors {
 		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
 	}
 	src := "pcap:" + a.name
-	var obs []sortable
+	// Sized up front: growing by appends would briefly hold two copies of
+	// the largest slice of the run, at the moment memory peaks.
+	obs := make([]sortable, 0, len(a.hosts)+len(a.targets)+len(a.flows)+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
 	base := func(kind otaudit.ObservationKind, sp span) otaudit.Observation {
 		return otaudit.Observation{Kind: kind, Source: src, FirstSeen: sp.first, LastSeen: sp.last, Count: sp.count, FirstFrame: sp.firstFrame}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -31,10 +32,20 @@ type analysis struct {
 
 	dec *decoder
 	pkt packet
+	// frame describes the current packet to the dissectors (conn.go).
+	frame frameInfo
+	// judged caches CredentialJudge verdicts (aggregate.go).
+	judged    map[judgeCacheKey]judgedSecret
+	judgeSeed maphash.Seed
+
+	hostCache   [aggCacheSize]hostCacheEntry
+	targetCache [aggCacheSize]targetCacheEntry
+	opCache     [aggCacheSize]opCacheEntry
 
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
+	closed  map[connKey]closedConn // folded connections' late segments (conn.go)
 	flows   map[flowKey]*flowAgg
 	ops     map[opKey]*opAgg
 	idents  map[identKey]*identAgg
@@ -56,12 +67,15 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		hosts:            map[hostKey]*hostAgg{},
 		targets:          map[netip.Addr]*seenAgg{},
 		conns:            map[connKey]*conn{},
+		closed:           map[connKey]closedConn{},
 		flows:            map[flowKey]*flowAgg{},
 		ops:              map[opKey]*opAgg{},
 		idents:           map[identKey]*identAgg{},
 		creds:            map[credKey]*credAgg{},
 		chans:            map[chanKey]*chanAgg{},
 		unsupportedLinks: map[linkType]int64{},
+		judged:           map[judgeCacheKey]judgedSecret{},
+		judgeSeed:        maphash.MakeSeed(),
 	}
 }
 
@@ -188,9 +202,45 @@ type seenAgg struct {
 	firstFrame  int64
 }
 
+// Direct-mapped caches in front of the host, target and operation maps.
+// Each packet looks up two hosts and often an operation, out of a few
+// thousand; hashing a key of addresses (and strings) was a visible share of
+// the analysis. Entries of those maps are never removed, so a cached
+// pointer stays the map's value for that key.
+const aggCacheSize = 1024 // a power of two
+
+type hostCacheEntry struct {
+	k hostKey
+	h *hostAgg
+}
+
+type targetCacheEntry struct {
+	ip netip.Addr
+	s  *seenAgg
+}
+
+type opCacheEntry struct {
+	k opKey
+	o *opAgg
+}
+
+// addrSlot mixes the low bytes of an address (where hosts of one network
+// differ) into a cache index.
+func addrSlot(ip netip.Addr) uint {
+	b := ip.As16()
+	return uint(b[15]) | uint(b[14])<<8 ^ uint(b[13])<<3
+}
+
 func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint16, index int64, ts time.Time, n int) {
 	k := hostKey{ip: ip, mac: mac, hasMAC: hasMAC}
-	h := a.hosts[k]
+	slot := &a.hostCache[(addrSlot(ip)^uint(mac[5])<<2)&(aggCacheSize-1)]
+	h := slot.h
+	if h == nil || slot.k != k {
+		h = a.hosts[k]
+		if h != nil {
+			slot.k, slot.h = k, h
+		}
+	}
 	if h == nil {
 		if len(a.hosts) >= a.maxFlows {
 			a.stats.Evictions++
@@ -208,7 +258,14 @@ func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint1
 }
 
 func (a *analysis) sawTarget(ip netip.Addr, index int64, ts time.Time) {
-	s := a.targets[ip]
+	slot := &a.targetCache[addrSlot(ip)&(aggCacheSize-1)]
+	s := slot.s
+	if s == nil || slot.ip != ip {
+		s = a.targets[ip]
+		if s != nil {
+			slot.ip, slot.s = ip, s
+		}
+	}
 	if s == nil {
 		if len(a.targets) >= a.maxFlows {
 			a.stats.Evictions++

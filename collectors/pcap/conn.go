@@ -18,20 +18,32 @@ const (
 )
 
 // connKey identifies a TCP or UDP conversation independent of direction:
-// the (address, port) pairs are stored in a fixed order.
+// the (address, port) pairs are stored in a fixed order. Addresses are kept
+// as plain 16-byte arrays (with the family alongside, so an IPv4 address
+// and its IPv4-mapped IPv6 form stay apart): a pointer-free key hashes and
+// compares as one block of memory and costs the garbage collector nothing,
+// which matters for the busiest map of the analysis.
 type connKey struct {
-	a, b   netip.Addr
+	a, b   [16]byte
 	pa, pb uint16
 	t      l4
+	v6     bool
 }
 
-func makeConnKey(p *packet) connKey {
-	k := connKey{a: p.src, b: p.dst, pa: p.sport, pb: p.dport, t: p.transport}
-	if c := p.src.Compare(p.dst); c > 0 || (c == 0 && p.sport > p.dport) {
-		k.a, k.b, k.pa, k.pb = p.dst, p.src, p.dport, p.sport
+func makeConnKey(p *packet) connKey { return connKeyOf(p.src, p.dst, p.sport, p.dport, p.transport) }
+
+// connKeyOf is the key of the conversation between (x, px) and (y, py).
+func connKeyOf(x, y netip.Addr, px, py uint16, t l4) connKey {
+	if c := x.Compare(y); c > 0 || (c == 0 && px > py) {
+		x, y, px, py = y, x, py, px
 	}
-	return k
+	return connKey{a: x.As16(), b: y.As16(), pa: px, pb: py, t: t, v6: !x.Is4()}
 }
+
+// key is the conversation's table key, recomputed rather than stored: a
+// connection is the largest per-flow object, and this is needed only when
+// it leaves the table.
+func (c *conn) key() connKey { return connKeyOf(c.cli, c.srv, c.cport, c.sport, c.t) }
 
 // frameInfo locates the bytes handed to a dissector: the frame they came
 // in and who sent them to whom.
@@ -45,18 +57,21 @@ type frameInfo struct {
 
 // conn is one TCP connection or UDP conversation.
 type conn struct {
-	key          connKey
+	// Small fields first, packed together: with 100k+ connections in the
+	// table, the size class of this struct is a visible share of the
+	// memory of an analysis.
 	t            l4
-	cli, srv     netip.Addr
+	settled      bool  // protocol no longer re-detected from payload
+	tries        uint8 // payload packets looked at for a signature
+	synSeen      bool
+	closed       bool  // FIN or RST seen
+	finSeen      uint8 // bit d set: direction d sent a FIN
+	answered     bool  // the server sent something other than a RST
+	encrypted    int8  // remote session: 0 unknown, 1 encrypted, -1 clear
 	cport, sport uint16
 
+	cli, srv netip.Addr
 	protocol string // current application protocol ("" unknown)
-	settled  bool   // protocol no longer re-detected from payload
-	tries    int    // payload packets looked at for a signature
-
-	synSeen  bool
-	closed   bool // FIN or RST seen
-	answered bool // the server sent something other than a RST
 
 	first, last time.Time
 	firstFrame  int64
@@ -67,9 +82,8 @@ type conn struct {
 	app   streamDissector
 	dgram datagramDissector
 
-	// Remote-session facts the dissectors learn.
-	detail    string
-	encrypted int8 // 0 unknown, 1 encrypted, -1 clear
+	// detail is what the dissector learnt of a remote session.
+	detail string
 }
 
 // clientIsSource decides which end of a new conversation is the client:
@@ -94,8 +108,8 @@ func clientIsSource(p *packet) bool {
 	return true
 }
 
-func (a *analysis) newConn(k connKey, p *packet) *conn {
-	c := &conn{key: k, t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
+func (a *analysis) newConn(p *packet) *conn {
+	c := &conn{t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
 	if clientIsSource(p) {
 		c.cli, c.cport, c.srv, c.sport = p.src, p.sport, p.dst, p.dport
 	} else {
@@ -143,8 +157,14 @@ func (c *conn) frameInfo(d dir, index int64, ts time.Time) frameInfo {
 // transportPacket accounts one TCP or UDP packet to its conversation and
 // hands its payload to the application dissector.
 func (a *analysis) transportPacket(p *packet) {
+	if p.transport == l4UDP && a.udpFlowPacket(p) {
+		return
+	}
 	k := makeConnKey(p)
 	c := a.conns[k]
+	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
+		return
+	}
 	if c != nil && p.transport == l4TCP && p.syn && !p.ack && c.closed {
 		// A new connection reusing the 4-tuple of a closed one.
 		a.fold(c)
@@ -154,7 +174,7 @@ func (a *analysis) transportPacket(p *packet) {
 		if len(a.conns) >= a.maxFlows {
 			a.evictConns()
 		}
-		c = a.newConn(k, p)
+		c = a.newConn(p)
 		a.conns[k] = c
 	}
 	d := c.direction(p)
@@ -167,15 +187,22 @@ func (a *analysis) transportPacket(p *packet) {
 		if p.fin || p.rst {
 			c.closed = true
 		}
+		if p.fin {
+			c.finSeen |= 1 << d
+		}
 	}
 	if d == toClient && !p.rst {
 		c.answered = true
 	}
 	c.bytes[d] += int64(len(p.payload))
-	f := c.frameInfo(d, p.frame, p.ts)
+	// The frame is described in a field of the analysis, not a local: a
+	// pointer handed through the dissector interfaces would otherwise move
+	// every packet's frameInfo to the heap. Dissectors copy what they keep.
+	f := &a.frame
+	*f = c.frameInfo(d, p.frame, p.ts)
 	if p.transport == l4UDP {
 		if c.dgram != nil && len(p.payload) > 0 {
-			c.dgram(a, c, d, p.payload, &f)
+			c.dgram(a, c, d, p.payload, f)
 		}
 		return
 	}
@@ -189,21 +216,136 @@ func (a *analysis) transportPacket(p *packet) {
 			c.settled = true
 		}
 	}
-	c.half[d].segment(a, c, d, p.seq, p.syn, p.payload, &f)
+	c.half[d].segment(a, c, d, p.seq, p.syn, p.payload, f)
+	if (c.finSeen == 3 || p.rst) && c.half[0].heldCount() == 0 && c.half[1].heldCount() == 0 {
+		a.foldClosed(k, c)
+	}
+}
+
+// A TCP connection closed both ways (or reset) with nothing waiting for a
+// hole is folded at once instead of idling closedIdle in the table with
+// its stream and dissector state. What can still arrive is a final ACK or
+// a retransmission: a closedConn remembers, for closedIdle like the
+// connection would have stayed, where such a segment is counted: the flow
+// and the remote session the connection became. So late segments neither
+// start a new "connection" (with a guessed direction and protocol) nor a
+// second session, and the figures are those of the connection kept whole.
+// A payload in such a segment is not dissected: after both FINs or a RST
+// it is a retransmission of what was delivered, or not a stream anymore.
+type closedConn struct {
+	cli     netip.Addr
+	cport   uint16
+	session int32 // index in analysis.sessions, -1 for none
+	last    time.Time
+	flow    *flowAgg // nil when the flow table was full
+}
+
+// foldClosed folds c and leaves a closedConn for its late segments.
+func (a *analysis) foldClosed(k connKey, c *conn) {
+	flow, session := a.finish(c)
+	delete(a.conns, k)
+	if len(a.closed) >= a.maxFlows {
+		return // late segments will look like a new conversation
+	}
+	a.closed[k] = closedConn{cli: c.cli, cport: c.cport, session: int32(session), last: c.last, flow: flow}
+}
+
+// lateSegment accounts p to a connection folded by foldClosed; false when
+// there is none, or p opens a new connection on the same 4-tuple.
+func (a *analysis) lateSegment(k connKey, p *packet) bool {
+	t, ok := a.closed[k]
+	if !ok {
+		return false
+	}
+	if p.syn && !p.ack {
+		delete(a.closed, k)
+		return false
+	}
+	d := toClient
+	if p.src == t.cli && p.sport == t.cport {
+		d = toServer
+	}
+	n := int64(len(p.payload))
+	if f := t.flow; f != nil {
+		f.flow.Packets++
+		if d == toServer {
+			f.flow.BytesToServer += n
+		} else {
+			f.flow.BytesToClient += n
+			f.flow.ServerAnswered = f.flow.ServerAnswered || !p.rst
+		}
+		f.widen(p.ts, p.ts, p.frame)
+	}
+	if t.session >= 0 {
+		s := &a.sessions[t.session]
+		s.packets++
+		s.s.End = p.ts
+		if d == toServer {
+			s.s.BytesToServer += n
+		} else {
+			s.s.BytesToClient += n
+		}
+	}
+	t.last = p.ts
+	a.closed[k] = t
+	return true
+}
+
+// udpFlowPacket accounts a UDP datagram straight into its flow when its
+// conversation needs no state of its own: no dissector reads the server
+// port, and the ports differ, so which end is the client follows from the
+// ports alone (clientIsSource) and is the same for every datagram. Such a
+// conversation would only have summed its packets into the flow when it
+// folded; keeping it in the connection table cost memory that grew with
+// the capture (every DNS query from a new port is a new conversation).
+// With timestamps in file order the flow is the same; the one difference
+// is that a flow's first and last times are the earliest and latest
+// datagram rather than those of the first and last in file order.
+func (a *analysis) udpFlowPacket(p *packet) bool {
+	if p.sport == p.dport {
+		return false // the first sender is the client: needs a conversation
+	}
+	cli, srv, sport, d := p.src, p.dst, p.dport, toServer
+	if !clientIsSource(p) {
+		cli, srv, sport, d = p.dst, p.src, p.sport, toClient
+	}
+	proto := udpPorts[sport]
+	if udpDissectors[proto] != nil {
+		return false
+	}
+	f := a.flowAgg(flowKey{cli: cli, srv: srv, t: l4UDP, port: sport, proto: proto}, p.ts, p.ts, p.frame)
+	if f == nil {
+		return true
+	}
+	f.flow.Packets++
+	if d == toServer {
+		f.flow.BytesToServer += int64(len(p.payload))
+	} else {
+		f.flow.BytesToClient += int64(len(p.payload))
+		f.flow.ServerAnswered = true
+	}
+	f.widen(p.ts, p.ts, p.frame)
+	return true
 }
 
 // fold ends a conversation: the dissector finishes, the flow and any remote
 // session are aggregated, and the conversation leaves the table.
 func (a *analysis) fold(c *conn) {
+	a.finish(c)
+	delete(a.conns, c.key())
+}
+
+// finish is fold without leaving the table (for result, which drops the
+// whole table afterwards, and foldClosed). It returns the flow and the
+// index of the session c was added to (nil, -1 for none).
+func (a *analysis) finish(c *conn) (*flowAgg, int) {
 	for d := range c.half {
 		c.half[d].flush(a, c, dir(d))
 	}
 	if c.app != nil {
 		c.app.end(a, c)
 	}
-	a.addFlow(c)
-	a.addSession(c)
-	delete(a.conns, c.key)
+	return a.addFlow(c), a.addSession(c)
 }
 
 // evictConns makes room when the table is full: the least recently active
@@ -266,6 +408,11 @@ func (a *analysis) sweepIdle(now time.Time) {
 	for _, c := range idle {
 		a.fold(c)
 	}
+	for k, t := range a.closed {
+		if now.Sub(t.last) > closedIdle {
+			delete(a.closed, k)
+		}
+	}
 }
 
 // flowKey is what a Flow observation aggregates over.
@@ -282,23 +429,43 @@ type flowAgg struct {
 	firstFrame  int64
 }
 
-func (a *analysis) addFlow(c *conn) {
-	k := flowKey{cli: c.cli, srv: c.srv, t: c.t, port: c.sport, proto: c.protocol}
+// flowAgg returns the aggregate for k, creating it with the given span;
+// nil (and counted) when the table is full.
+func (a *analysis) flowAgg(k flowKey, first, last time.Time, firstFrame int64) *flowAgg {
 	f := a.flows[k]
 	if f == nil {
 		if len(a.flows) >= a.maxFlows {
 			a.stats.Evictions++
-			return
+			return nil
 		}
 		tr := otaudit.TCP
-		if c.t == l4UDP {
+		if k.t == l4UDP {
 			tr = otaudit.UDP
 		}
 		f = &flowAgg{
-			flow:  otaudit.Flow{Client: c.cli, Server: c.srv, Transport: tr, ServerPort: c.sport, Protocol: c.protocol},
-			first: c.first, last: c.last, firstFrame: c.firstFrame,
+			flow:  otaudit.Flow{Client: k.cli, Server: k.srv, Transport: tr, ServerPort: k.port, Protocol: k.proto},
+			first: first, last: last, firstFrame: firstFrame,
 		}
 		a.flows[k] = f
+	}
+	return f
+}
+
+// widen extends the flow's span to cover [first, last] and firstFrame.
+func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
+	if first.Before(f.first) {
+		f.first = first
+	}
+	if last.After(f.last) {
+		f.last = last
+	}
+	f.firstFrame = min(f.firstFrame, firstFrame)
+}
+
+func (a *analysis) addFlow(c *conn) *flowAgg {
+	f := a.flowAgg(flowKey{cli: c.cli, srv: c.srv, t: c.t, port: c.sport, proto: c.protocol}, c.first, c.last, c.firstFrame)
+	if f == nil {
+		return nil
 	}
 	if c.synSeen {
 		f.flow.Connections++
@@ -307,11 +474,6 @@ func (a *analysis) addFlow(c *conn) {
 	f.flow.BytesToServer += c.bytes[toServer]
 	f.flow.BytesToClient += c.bytes[toClient]
 	f.flow.ServerAnswered = f.flow.ServerAnswered || c.answered
-	if c.first.Before(f.first) {
-		f.first = c.first
-	}
-	if c.last.After(f.last) {
-		f.last = c.last
-	}
-	f.firstFrame = min(f.firstFrame, c.firstFrame)
+	f.widen(c.first, c.last, c.firstFrame)
+	return f
 }

@@ -248,6 +248,9 @@ func (h *httpStream) answer(a *analysis, c *conn, status int) {
 	}
 	r := h.pending[0]
 	h.pending = h.pending[1:]
+	if len(h.pending) == 0 {
+		h.pending = nil // a connection waiting for nothing keeps no array
+	}
 	if !r.cred {
 		return
 	}

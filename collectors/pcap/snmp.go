@@ -93,16 +93,42 @@ func snmpHeader(b []byte) (version int, flags byte, err error) {
 	return version, fl[0], nil
 }
 
-func snmpDatagram(a *analysis, c *conn, d dir, b []byte, f *frameInfo) {
+// snmpDecoded is one v1/v2c message as gosnmp decoded it; snmpMessage
+// fills it so the PDU accounting (snmp_ops.go) does not decode again.
+type snmpDecoded struct {
+	version int // -1 when the header was not readable
+	// fast is set when parseSNMPFast read the message (pkt is then nil).
+	fast    bool
+	fastMsg snmpFast
+	pkt     *gosnmp.SnmpPacket
+	err     error
+}
+
+// snmpMessage accounts the community (as a credential) and the channel of
+// one message; for v1/v2c it leaves gosnmp's decoding in m.
+func snmpMessage(a *analysis, c *conn, b []byte, f *frameInfo, m *snmpDecoded) {
+	m.version = -1
 	version, flags, err := snmpHeader(b)
 	if err != nil {
 		a.decodeError(f.index, "snmp: not a BER-encoded SNMP message")
 		return
 	}
+	m.version = version
 	ch := otaudit.SecureChannel{Protocol: "snmp", Client: c.cli, Server: c.srv}
 	switch version {
 	case snmpV1, snmpV2c:
+		if m.fastMsg, m.fast = parseSNMPFast(b); m.fast {
+			ch.Policy = "v1"
+			if version == snmpV2c {
+				ch.Policy = "v2c"
+			}
+			// The community is judged where it lies in the datagram; the
+			// frame buffer is the reader's, reused for the next packet.
+			a.credential("snmp", c.cli, c.srv, "", m.fastMsg.community, "", ch.Policy, f)
+			break
+		}
 		pkt, err := (&gosnmp.GoSNMP{}).SnmpDecodePacket(b)
+		m.pkt, m.err = pkt, err
 		// A body gosnmp cannot read still leaves the community in clear on
 		// the wire: keep the credential, count the decode error.
 		if err != nil && (pkt == nil || !strings.HasPrefix(err.Error(), "unable to decode packet body")) {

@@ -57,22 +57,26 @@ func snmpDatagramWithState(a *analysis, c *conn, d dir, b []byte, f *frameInfo) 
 }
 
 func (s *snmpConversation) datagram(a *analysis, c *conn, d dir, b []byte, f *frameInfo) {
-	snmpDatagram(a, c, d, b, f)
-	version, _, err := snmpHeader(b)
-	if err != nil || (version != snmpV1 && version != snmpV2c) {
+	var m snmpDecoded
+	snmpMessage(a, c, b, f, &m)
+	if m.version != snmpV1 && m.version != snmpV2c {
 		return // v3 PDUs may be encrypted; the header is all that is read
 	}
-	pkt, err := (&gosnmp.GoSNMP{}).SnmpDecodePacket(b)
+	if m.fast {
+		s.pdu(a, m.fastMsg.tag, m.fastMsg.requestID, m.fastMsg.errStatus == 0, nil, &m.fastMsg, f)
+		return
+	}
+	pkt, err := m.pkt, m.err
 	if pkt == nil || (err != nil && pkt.PDUType == 0) {
 		// gosnmp rejects some valid PDUs (v1 traps with NULL values): the
 		// PDU tag after the community is still readable.
 		tag, ok := snmpPDUTag(b)
 		if !ok {
-			return // snmpDatagram has counted the decode error
+			return // snmpMessage has counted the decode error
 		}
 		pkt = &gosnmp.SnmpPacket{PDUType: gosnmp.PDUType(tag)}
 	}
-	s.pdu(a, pkt, f)
+	s.pdu(a, byte(pkt.PDUType), pkt.RequestID, pkt.Error == gosnmp.NoError, pkt, nil, f)
 }
 
 // snmpPDUTag reads the PDU tag of a v1/v2c message: SEQUENCE { version,
@@ -108,24 +112,29 @@ func snmpPDUTag(b []byte) (byte, bool) {
 	return 0, false
 }
 
-func (s *snmpConversation) pdu(a *analysis, pkt *gosnmp.SnmpPacket, f *frameInfo) {
-	tag := byte(pkt.PDUType)
+// pdu accounts one PDU: its tag, request ID and whether error-status was
+// noError; the variable bindings come from pkt (gosnmp) or fast.
+func (s *snmpConversation) pdu(a *analysis, tag byte, requestID uint32, noError bool, pkt *gosnmp.SnmpPacket, fast *snmpFast, f *frameInfo) {
 	if tag == snmpResponseTag {
-		req, ok := s.pending[pkt.RequestID]
+		req, ok := s.pending[requestID]
 		if !ok {
 			return // the request was not seen (capture started later)
 		}
-		delete(s.pending, pkt.RequestID)
+		delete(s.pending, requestID)
 		info := snmpPDUs[req]
 		if o := a.operation("snmp", f.dst, f.src, 0, int(req&0x1f), info.name, info.class); o != nil {
 			o.op.Responses++
-			if pkt.Error != gosnmp.NoError {
+			if !noError {
 				o.op.Exceptions++
 			}
 			o.add(f)
 		}
-		if req != 0xa3 && pkt.Error == gosnmp.NoError {
-			snmpIdentity(a, pkt, f)
+		if req != 0xa3 && noError {
+			if fast != nil {
+				snmpFastIdentity(a, fast, f)
+			} else {
+				snmpIdentity(a, pkt, f)
+			}
 		}
 		return
 	}
@@ -143,7 +152,7 @@ func (s *snmpConversation) pdu(a *analysis, pkt *gosnmp.SnmpPacket, f *frameInfo
 		if len(s.pending) >= maxSNMPPending {
 			clear(s.pending) // a manager that never gets answers
 		}
-		s.pending[pkt.RequestID] = tag
+		s.pending[requestID] = tag
 	}
 }
 

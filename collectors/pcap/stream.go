@@ -41,18 +41,48 @@ type heldSegment struct {
 // sequence number, bytes a dissector has not consumed yet, and a few
 // out-of-order segments waiting for a hole to be filled.
 type halfStream struct {
-	init      bool
-	next      uint32
+	init bool
+	next uint32
+	// q holds what is waiting; allocated when the first byte has to wait,
+	// so the many connections nobody dissects (or whose messages always
+	// arrive whole) pay 8 bytes per direction for it.
+	q *halfQueue
+}
+
+// halfQueue is the waiting part of a halfStream.
+type halfQueue struct {
 	buf       []byte
 	held      []heldSegment
 	heldBytes int
 }
 
+func (h *halfStream) queue() *halfQueue {
+	if h.q == nil {
+		h.q = &halfQueue{}
+	}
+	return h.q
+}
+
+func (h *halfStream) buffered() int {
+	if h.q == nil {
+		return 0
+	}
+	return len(h.q.buf)
+}
+
+func (h *halfStream) heldCount() int {
+	if h.q == nil {
+		return 0
+	}
+	return len(h.q.held)
+}
+
 func (h *halfStream) reset() {
-	clear(h.buf)
-	h.buf = h.buf[:0]
-	h.held = nil
-	h.heldBytes = 0
+	if h.q == nil {
+		return
+	}
+	clear(h.q.buf)
+	h.q = nil
 }
 
 // segment takes one TCP segment of direction d.
@@ -82,9 +112,9 @@ func (h *halfStream) segment(a *analysis, c *conn, d dir, seq uint32, syn bool, 
 		}
 		payload = payload[-diff:]
 	case diff > 0:
-		if len(h.held) < maxHeldSegs && h.heldBytes+len(payload) <= maxHeldBytes {
-			h.held = append(h.held, heldSegment{seq: seq, data: append([]byte(nil), payload...), index: f.index, ts: f.ts})
-			h.heldBytes += len(payload)
+		if q := h.queue(); len(q.held) < maxHeldSegs && q.heldBytes+len(payload) <= maxHeldBytes {
+			q.held = append(q.held, heldSegment{seq: seq, data: append([]byte(nil), payload...), index: f.index, ts: f.ts})
+			q.heldBytes += len(payload)
 			return
 		}
 		// The hole is not going to be filled (the capture lost it): give
@@ -110,47 +140,53 @@ func (h *halfStream) deliver(a *analysis, c *conn, d dir, b []byte, f *frameInfo
 	if c.app == nil {
 		return
 	}
-	if len(h.buf) == 0 {
+	if h.buffered() == 0 {
 		n := c.app.data(a, c, d, b, f)
 		if n < len(b) {
-			h.buf = append(h.buf, b[n:]...)
+			q := h.queue()
+			q.buf = append(q.buf, b[n:]...)
 		}
 	} else {
-		h.buf = append(h.buf, b...)
-		n := c.app.data(a, c, d, h.buf, f)
-		rest := copy(h.buf, h.buf[n:])
+		q := h.q
+		q.buf = append(q.buf, b...)
+		n := c.app.data(a, c, d, q.buf, f)
+		rest := copy(q.buf, q.buf[n:])
 		// Consumed bytes may have held a password: do not leave them in
 		// the backing array.
-		clear(h.buf[rest:])
-		h.buf = h.buf[:rest]
+		clear(q.buf[rest:])
+		q.buf = q.buf[:rest]
 	}
-	if len(h.buf) > maxStreamBuf {
+	if h.buffered() > maxStreamBuf {
 		a.decodeError(f.index, c.protocol+": message larger than the reassembly bound; skipped")
 		c.app.gap(a, c, d)
 		h.dropBuf()
 	}
-	if len(h.buf) == 0 && cap(h.buf) > 2048 {
-		h.buf = nil
+	if q := h.q; q != nil && len(q.buf) == 0 && cap(q.buf) > 2048 {
+		q.buf = nil
 	}
 }
 
 func (h *halfStream) dropBuf() {
-	clear(h.buf)
-	h.buf = h.buf[:0]
+	if h.q == nil {
+		return
+	}
+	clear(h.q.buf)
+	h.q.buf = h.q.buf[:0]
 }
 
 // drain delivers held segments that have become in order.
 func (h *halfStream) drain(a *analysis, c *conn, d dir) {
-	for len(h.held) > 0 {
+	for h.heldCount() > 0 {
+		q := h.q
 		progress := false
-		for i := 0; i < len(h.held); i++ {
-			s := h.held[i]
+		for i := 0; i < len(q.held); i++ {
+			s := q.held[i]
 			diff := int32(s.seq - h.next)
 			if diff > 0 {
 				continue
 			}
-			h.held = slices.Delete(h.held, i, i+1)
-			h.heldBytes -= len(s.data)
+			q.held = slices.Delete(q.held, i, i+1)
+			q.heldBytes -= len(s.data)
 			i--
 			progress = true
 			if int(-diff) >= len(s.data) {
@@ -168,11 +204,11 @@ func (h *halfStream) drain(a *analysis, c *conn, d dir) {
 // flush delivers every held segment in sequence order, declaring a gap in
 // front of each one that does not follow on.
 func (h *halfStream) flush(a *analysis, c *conn, d dir) {
-	if len(h.held) == 0 {
+	if h.heldCount() == 0 {
 		return
 	}
-	held := h.held
-	h.held, h.heldBytes = nil, 0
+	held := h.q.held
+	h.q.held, h.q.heldBytes = nil, 0
 	slices.SortStableFunc(held, func(x, y heldSegment) int { return cmp.Compare(int32(x.seq-h.next), int32(y.seq-h.next)) })
 	for _, s := range held {
 		diff := int32(s.seq - h.next)
