@@ -317,3 +317,14 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatalf("the example plant config does not check: exit %d", code)
 	}
 }
+
+func TestTableCellKeepsColumnsReadable(t *testing.T) {
+	long := "Cisco IOS Software, IE4000 Software (IE4000-UNIVERSALK9-M), Version 15.2(7)E4\r\nTechnical Support"
+	got := tableCell(long)
+	if n := len([]rune(got)); n != 40 || !strings.HasSuffix(got, "…") || strings.ContainsAny(got, "\r\n") {
+		t.Fatalf("tableCell(%q) = %q (%d runes)", long, got, n)
+	}
+	if got := tableCell("BMX\tP34"); got != "BMX P34" {
+		t.Fatalf("control characters must become spaces: %q", got)
+	}
+}

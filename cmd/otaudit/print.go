@@ -109,10 +109,27 @@ func printAssets(w io.Writer, assets []otaudit.Asset) {
 			zone = "(outside)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(strings.Join(a.MACs, ",")),
-			dash(cmp.Or(a.Vendor, a.MACVendor)), dash(a.Model), dash(a.Firmware), dash(a.Role), zone, reg,
+			dash(tableCell(cmp.Or(a.Vendor, a.MACVendor))), dash(tableCell(a.Model)), dash(tableCell(a.Firmware)), dash(a.Role), zone, reg,
 			dash(services(a.Services)), dash(services(a.Uses)))
 	}
 	tw.Flush()
+}
+
+// tableCell keeps a table column readable: device-reported strings (a full
+// sysDescr, say) can run to hundreds of characters and carry control
+// characters. --json keeps them whole.
+func tableCell(s string) string {
+	const max = 40
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
 }
 
 func services(s []otaudit.Service) string {
