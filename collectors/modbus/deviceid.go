@@ -1,12 +1,10 @@
 package modbus
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/otaudit/otaudit/collectors/active"
 )
 
 // errMalformed marks an answer that does not parse: a hostile or broken
@@ -110,37 +108,5 @@ func decodeServerID(data []byte) (string, error) {
 // maxValueLen bounds every string kept from a device answer.
 const maxValueLen = 255
 
-// printable renders bytes from a device as a bounded, printable UTF-8
-// string: valid printable runes are kept, anything else becomes \xNN, and
-// the result is cut (on a rune boundary) before max bytes and marked "…".
-// Leading and trailing spaces and NULs (padding) are dropped first.
-func printable(b []byte, max int) string {
-	b = bytes.Trim(b, " \x00")
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		var piece string
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			piece = fmt.Sprintf(`\x%02x`, b[0])
-			size = 1
-		case r == '\\':
-			piece = `\\`
-		case unicode.IsPrint(r) || r == ' ':
-			piece = string(r)
-		default:
-			if r < 0x100 {
-				piece = fmt.Sprintf(`\x%02x`, r)
-			} else {
-				piece = fmt.Sprintf(`\u%04x`, r)
-			}
-		}
-		if sb.Len()+len(piece) > max-len("…") {
-			sb.WriteString("…")
-			break
-		}
-		sb.WriteString(piece)
-		b = b[size:]
-	}
-	return sb.String()
-}
+// printable is active.Printable with the padding this protocol uses (spaces and NULs).
+func printable(b []byte, max int) string { return active.Printable(b, max, " \x00") }

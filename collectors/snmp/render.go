@@ -5,48 +5,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/otaudit/otaudit/collectors/active"
 )
 
 // maxValueLen bounds every string kept from an agent's answer: a hostile
 // agent may send a 64 KiB sysDescr.
 const maxValueLen = 256
 
-// printable renders bytes from a device as a bounded, printable UTF-8
-// string: valid printable runes are kept, anything else becomes \xNN or
-// \uNNNN, and the result is cut before max bytes and marked "…". Padding
-// (spaces, NULs) at either end is dropped first.
-func printable(b []byte, max int) string {
-	b = bytes.Trim(b, " \x00\r\n")
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		var piece string
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			piece = fmt.Sprintf(`\x%02x`, b[0])
-			size = 1
-		case r == '\\':
-			piece = `\\`
-		case unicode.IsPrint(r) || r == ' ':
-			piece = string(r)
-		case r < 0x100:
-			piece = fmt.Sprintf(`\x%02x`, r)
-		default:
-			piece = fmt.Sprintf(`\u%04x`, r)
-		}
-		if sb.Len()+len(piece) > max-len("…") {
-			sb.WriteString("…")
-			break
-		}
-		sb.WriteString(piece)
-		b = b[size:]
-	}
-	return sb.String()
-}
+// printable is active.Printable with the padding this protocol uses (spaces, NULs and line ends).
+func printable(b []byte, max int) string { return active.Printable(b, max, " \x00\r\n") }
 
 // renderValue turns one variable binding's value into a bounded printable
 // string; "" for the exceptions (noSuchObject, noSuchInstance,
