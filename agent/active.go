@@ -16,7 +16,6 @@ import (
 	"github.com/otaudit/otaudit/collectors/opcua"
 	"github.com/otaudit/otaudit/collectors/snmp"
 	"github.com/otaudit/otaudit/configs"
-	"github.com/otaudit/otaudit/store"
 )
 
 // ActiveRequest says what one active scan probes.
@@ -274,29 +273,14 @@ func (a *Agent) ActiveScan(ctx context.Context, req ActiveRequest) (*ScanResult,
 	if err != nil {
 		return nil, err
 	}
-	judge := otaudit.CredentialJudge{Defaults: configs.DefaultCredentials()}
-	scan := otaudit.Scan{Zone: zone.Name, Mode: "active", Started: a.now()}
-	var approved *otaudit.Baseline
-	if err := a.withStore(ctx, func(db *store.DB) error {
-		var err error
-		if judge.Key, err = db.CredentialKey(); err != nil {
-			return err
-		}
-		if approved, err = loadBaseline(ctx, db, zone.Name); err != nil {
-			scan.Warnings = append(scan.Warnings, err.Error())
-			log.Warn("baseline not used", "zone", zone.Name, "error", err)
-		}
-		return nil
-	}); err != nil {
+	scan := otaudit.Scan{Zone: zone.Name, Mode: "active", Started: a.now(),
+		Sources: slices.Clone(plan.Specs), Warnings: slices.Clone(plan.Warnings)}
+	judge, approved, err := a.beginScan(ctx, &scan)
+	if err != nil {
 		return nil, err
 	}
 	// The probers are built with the store's fingerprint key.
 	probers := a.probers(req, judge, plan)
-	scan.Sources = slices.Clone(plan.Specs)
-	scan.Warnings = append(scan.Warnings, plan.Warnings...)
-	if err := a.withStore(ctx, func(db *store.DB) error { return db.BeginScan(ctx, &scan) }); err != nil {
-		return nil, err
-	}
 	log = log.With("scan", scan.ID, "zone", zone.Name)
 	log.Info("active scan started", "targets", len(plan.Targets), "planned_requests", len(plan.Requests))
 	if a.afterBegin != nil {

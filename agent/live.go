@@ -9,8 +9,6 @@ import (
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/checks"
 	"github.com/otaudit/otaudit/collectors/pcap"
-	"github.com/otaudit/otaudit/configs"
-	"github.com/otaudit/otaudit/store"
 )
 
 // LiveRequest says what one live passive scan listens to.
@@ -51,25 +49,13 @@ func (a *Agent) LiveScan(ctx context.Context, req LiveRequest) (*ScanResult, err
 	}
 	source := "live:" + iface
 	scan := otaudit.Scan{Zone: zone.Name, Mode: "passive", Started: a.now(), Sources: []string{source}}
-	var key []byte
-	var approved *otaudit.Baseline
-	if err := a.withStore(ctx, func(db *store.DB) error {
-		var err error
-		if key, err = db.CredentialKey(); err != nil {
-			return err
-		}
-		if approved, err = loadBaseline(ctx, db, zone.Name); err != nil {
-			scan.Warnings = append(scan.Warnings, err.Error())
-			log.Warn("baseline not used", "zone", zone.Name, "error", err)
-		}
-		return db.BeginScan(ctx, &scan)
-	}); err != nil {
+	judge, approved, err := a.beginScan(ctx, &scan)
+	if err != nil {
 		return nil, err
 	}
 	log = log.With("scan", scan.ID, "zone", zone.Name, "interface", iface)
 	log.Info("live scan started", "duration", req.Duration)
 
-	judge := otaudit.CredentialJudge{Key: key, Defaults: configs.DefaultCredentials()}
 	window, stop := context.WithTimeout(ctx, req.Duration)
 	var obs []otaudit.Observation
 	stats, capErr := pcap.Live(window, iface, pcap.LiveOptions{

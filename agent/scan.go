@@ -76,22 +76,8 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 	}
 
 	scan := otaudit.Scan{Zone: zone.Name, Mode: mode, Started: a.now(), Sources: sources}
-	var key []byte
-	var approved *otaudit.Baseline
-	if err := a.withStore(ctx, func(db *store.DB) error {
-		var err error
-		if key, err = db.CredentialKey(); err != nil {
-			return err
-		}
-		// The drift checks measure against the baseline as it was when the
-		// scan started (agent/baseline.go); an unreadable one leaves them
-		// NOT_ASSESSED rather than stop the scan.
-		if approved, err = loadBaseline(ctx, db, zone.Name); err != nil {
-			scan.Warnings = append(scan.Warnings, err.Error())
-			log.Warn("baseline not used", "zone", zone.Name, "error", err)
-		}
-		return db.BeginScan(ctx, &scan)
-	}); err != nil {
+	judge, approved, err := a.beginScan(ctx, &scan)
+	if err != nil {
 		return nil, err
 	}
 	log = log.With("scan", scan.ID, "zone", zone.Name)
@@ -100,7 +86,6 @@ func (a *Agent) Scan(ctx context.Context, req ScanRequest) (*ScanResult, error) 
 		a.afterBegin()
 	}
 
-	judge := otaudit.CredentialJudge{Key: key, Defaults: configs.DefaultCredentials()}
 	obs, read, srcErrs, interrupted := a.collectCaptures(ctx, sources, judge, &scan)
 
 	res := &ScanResult{Zone: zone}
@@ -178,6 +163,28 @@ func (a *Agent) commitScan(ctx context.Context, scan *otaudit.Scan, res *ScanRes
 		return fmt.Errorf("scan %d: commit: %w", scan.ID, err)
 	}
 	return nil
+}
+
+// beginScan records scan as running in one write phase and returns what
+// the scan needs from the store: the credential judge under the store's key
+// and the zone's baseline. The drift checks measure against the baseline as
+// it was when the scan started; an unreadable one becomes a warning and
+// leaves them NOT_ASSESSED rather than stop the scan.
+func (a *Agent) beginScan(ctx context.Context, scan *otaudit.Scan) (otaudit.CredentialJudge, *otaudit.Baseline, error) {
+	judge := otaudit.CredentialJudge{Defaults: configs.DefaultCredentials()}
+	var approved *otaudit.Baseline
+	err := a.withStore(ctx, func(db *store.DB) error {
+		var err error
+		if judge.Key, err = db.CredentialKey(); err != nil {
+			return err
+		}
+		if approved, err = loadBaseline(ctx, db, scan.Zone); err != nil {
+			scan.Warnings = append(scan.Warnings, err.Error())
+			a.logger().Warn("baseline not used", "zone", scan.Zone, "error", err)
+		}
+		return db.BeginScan(ctx, scan)
+	})
+	return judge, approved, err
 }
 
 // evaluate builds the scan's inventory, runs the checks and scores the
