@@ -11,6 +11,7 @@ import (
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/checks"
 	"github.com/otaudit/otaudit/collectors/active"
+	"github.com/otaudit/otaudit/collectors/arpsweep"
 	"github.com/otaudit/otaudit/collectors/discovery"
 	"github.com/otaudit/otaudit/collectors/modbus"
 	"github.com/otaudit/otaudit/collectors/opcua"
@@ -67,18 +68,23 @@ type proberDeps struct {
 	judge  otaudit.CredentialJudge
 }
 
-// activeProbers is the explicit registry of active collectors, discovery
-// first. Adding a collector is one line here.
+// activeProbers is the explicit registry of active collectors: the ARP
+// sweep (when the zone allows it), then discovery first. Adding a collector
+// is one line here.
 func (a *Agent) activeProbers(d proberDeps) []active.Prober {
 	log := a.logger()
 	creds := d.config.Credentials
-	return []active.Prober{
+	var probers []active.Prober
+	if d.config.Active.ARPSweep {
+		probers = append(probers, arpsweep.New(arpsweep.Config{Logger: log.With("collector", "arp")}))
+	}
+	return append(probers,
 		discovery.New(discovery.Config{Logger: log.With("collector", "tcp")}),
 		snmp.New(snmp.Config{Communities: creds.SNMP.Communities, V3Users: snmp.V3UsersFrom(creds.SNMP.V3Users),
 			Judge: d.judge, Logger: log.With("collector", "snmp")}),
 		modbus.New(modbus.Config{Logger: log.With("collector", "modbus")}),
 		opcua.New(opcua.Config{Logins: opcua.Logins(creds.OPCUA.Users), Judge: d.judge, Logger: log.With("collector", "opcua")}),
-	}
+	)
 }
 
 // activeLimits maps the zone configuration's active section to the
@@ -345,7 +351,7 @@ func unreachableWarnings(plan *ActivePlan, unreachable []netip.Addr) []string {
 	var out []string
 	for _, a := range unreachable {
 		if named[a.Unmap()] {
-			out = append(out, fmt.Sprintf("tcp %s: %v: not probed further (no ARP answer or no route)", a, active.ErrUnreachable))
+			out = append(out, fmt.Sprintf("%s: %v: not probed further (no ARP answer or no route)", a, active.ErrUnreachable))
 		}
 	}
 	return out

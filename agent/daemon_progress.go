@@ -122,12 +122,24 @@ func (c *countingReader) Read(b []byte) (int, error) {
 // withProbeProgress wraps probers so that every (target, prober) pair the
 // scheduler finishes, or finds nothing to send for, counts one probe.
 func (a *Agent) withProbeProgress(probers []active.Prober, targets int) ([]active.Prober, *progressTracker) {
-	p := a.newProgress(ProgressProbe, int64(targets*len(probers)))
+	perDevice := 0
+	for _, pr := range probers {
+		if _, ok := pr.(active.Sweeper); !ok {
+			perDevice++
+		}
+	}
+	p := a.newProgress(ProgressProbe, int64(targets*perDevice))
 	if p == nil {
 		return probers, nil
 	}
 	out := make([]active.Prober, len(probers))
 	for i, pr := range probers {
+		if _, ok := pr.(active.Sweeper); ok {
+			// The scheduler recognises a sweeper by its type: it stays
+			// unwrapped, and progress counts device probes only.
+			out[i] = pr
+			continue
+		}
 		out[i] = progressProber{Prober: pr, p: p}
 	}
 	return out, p

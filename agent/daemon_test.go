@@ -16,6 +16,7 @@ import (
 
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/agent/demo"
+	"github.com/otaudit/otaudit/collectors/active"
 	"github.com/otaudit/otaudit/collectors/pcap"
 	"github.com/otaudit/otaudit/configs"
 	"github.com/otaudit/otaudit/store"
@@ -463,5 +464,30 @@ func TestDaemonStopDuringAScanCommitsItAsInterrupted(t *testing.T) {
 	rep, err := d.Agent().CheckStore(context.Background())
 	if err != nil || !rep.OK() {
 		t.Fatalf("store after the stop: %v %v", rep.Problems, err)
+	}
+}
+
+// TestProbeProgressKeepsSweepers: the progress wrapper leaves a sweeper
+// unwrapped (the scheduler recognises it by its type and never calls its
+// Probe) and counts device probes only.
+func TestProbeProgressKeepsSweepers(t *testing.T) {
+	var reports []ScanProgress
+	a := &Agent{Progress: func(p ScanProgress) { reports = append(reports, p) }}
+	probers := a.activeProbers(proberDeps{config: configs.Default()})
+	if _, ok := probers[0].(active.Sweeper); !ok {
+		t.Fatalf("the registry starts with %T, want the ARP sweeper (arp_sweep is on by default)", probers[0])
+	}
+	wrapped, _ := a.withProbeProgress(probers, 3)
+	sweepers := 0
+	for _, p := range wrapped {
+		if _, ok := p.(active.Sweeper); ok {
+			sweepers++
+		}
+	}
+	if sweepers != 1 {
+		t.Errorf("%d sweepers after wrapping, want 1", sweepers)
+	}
+	if want := int64(3 * (len(probers) - 1)); len(reports) == 0 || reports[0].Total != want {
+		t.Errorf("progress reports %+v, want a total of %d device probes", reports, want)
 	}
 }

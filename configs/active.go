@@ -31,6 +31,7 @@ func (d *configDecoder) active(n *yaml.Node, field string, a *ActiveConfig) {
 		"targets":       func(n *yaml.Node, f string) { a.Targets = d.prefixes(n, f) },
 		"exclude":       func(n *yaml.Node, f string) { a.Exclude = d.prefixes(n, f) },
 		"passive_first": func(n *yaml.Node, f string) { a.PassiveFirst = d.boolean(n, f) },
+		"arp_sweep":     func(n *yaml.Node, f string) { a.ARPSweep = d.boolean(n, f) },
 		"per_device_pps": func(n *yaml.Node, f string) {
 			perDeviceNode = d.resolve(n, f)
 			pps(n, f, &a.PerDevicePPS)

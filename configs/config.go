@@ -66,6 +66,10 @@ type ActiveConfig struct {
 	Exclude []netip.Prefix `json:"exclude,omitempty" yaml:"exclude,omitempty"`
 	// PassiveFirst: probe only devices already seen passively.
 	PassiveFirst bool `json:"passive_first" yaml:"passive_first"`
+	// ARPSweep asks every target on a directly attached link with one ARP
+	// request before probing, so that empty addresses are skipped at the
+	// cost of one broadcast each (default on; needs CAP_NET_RAW).
+	ARPSweep bool `json:"arp_sweep" yaml:"arp_sweep"`
 	// PerDevicePPS and PerZonePPS are request-rate limits in packets per
 	// second; fractions are allowed for very fragile devices.
 	PerDevicePPS float64 `json:"per_device_pps" yaml:"per_device_pps"`
@@ -166,6 +170,7 @@ func baseline() Config {
 	return Config{
 		Zone: ZoneConfig{PurdueLevel: -1},
 		Active: ActiveConfig{
+			ARPSweep:     true,
 			PerDevicePPS: 2,
 			PerZonePPS:   20,
 			Concurrency:  4,

@@ -129,6 +129,7 @@ func (t Target) String() string {
 // probers can name it; the scheduler reads it through allowed, which tests
 // pin to exactly these sets.
 var Allowed = map[string]map[string]bool{
+	"arp":    {"who-has": true},
 	"tcp":    {"connect": true},
 	"snmp":   {"get": true, "getnext": true, "getbulk": true},
 	"modbus": {"read-device-id": true, "report-server-id": true, "read-holding-registers": true},
@@ -181,6 +182,44 @@ type Prober interface {
 	// learnt. A device that fails is an error for that device only.
 	Probe(ctx context.Context, s *Session, t Target, emit func(otaudit.Observation)) error
 }
+
+// Sweeper is a prober that asks every target at once whether it is there
+// before the per-device probers run, with one cheap request each (an ARP
+// who-has): an empty address of a range then costs one packet and a short
+// wait instead of a connect timeout, and the present ones are probed as
+// soon as they answer. Its Plan is per target like any prober's; the
+// scheduler never calls its Probe.
+type Sweeper interface {
+	Prober
+	// Sweep asks the targets, each request through the target's Session,
+	// emits what it learnt (e.g. the MAC address) and reports every target
+	// it could decide through report, with j the target's index in
+	// targets, as soon as it is decided; it may call report from any
+	// goroutine, but not after it returned. Targets it cannot ask (not on
+	// a directly attached link, no permission) are left undecided or
+	// reported SweepUnknown; they are probed one by one. An error is the
+	// sweep's own failure (the undecided targets are still probed).
+	Sweep(ctx context.Context, targets []SweepTarget, emit func(otaudit.Observation), report func(j int, state SweepState, why string)) error
+}
+
+// SweepTarget is one target of a sweep with its session.
+type SweepTarget struct {
+	Target  Target
+	Session *Session
+}
+
+// SweepState is what a sweep found about a target.
+type SweepState int
+
+const (
+	// SweepUnknown: the sweep could not tell; the target is probed.
+	SweepUnknown SweepState = iota
+	// SweepPresent: the target answered; it is probed.
+	SweepPresent
+	// SweepAbsent: the target did not answer on a link where it must
+	// have (no ARP reply): it is reported unreachable and not probed.
+	SweepAbsent
+)
 
 // LedgerEntry is one request the scheduler let through to a device.
 type LedgerEntry struct {

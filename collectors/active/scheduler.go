@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -82,10 +83,14 @@ func (s *Scheduler) newDevice() *device {
 	return &device{pace: newPacer(s.limits.PerDevicePPS), slots: make(chan struct{}, s.limits.ConnsPerDevice)}
 }
 
-// orderProbers puts discovery first and keeps the rest in the given order.
+// orderProbers puts sweepers first, then discovery, and keeps the rest in
+// the given order.
 func orderProbers(probers []Prober) []Prober {
 	out := slices.Clone(probers)
 	rank := func(p Prober) int {
+		if _, ok := p.(Sweeper); ok {
+			return -1
+		}
 		if p.Name() == discoveryProber {
 			return 0
 		}
@@ -95,8 +100,20 @@ func orderProbers(probers []Prober) []Prober {
 	return out
 }
 
+// splitSweepers separates the sweepers from the per-device probers.
+func splitSweepers(probers []Prober) (sweepers []Sweeper, perDevice []Prober) {
+	for _, p := range probers {
+		if sw, ok := p.(Sweeper); ok {
+			sweepers = append(sweepers, sw)
+			continue
+		}
+		perDevice = append(perDevice, p)
+	}
+	return sweepers, perDevice
+}
+
 // Plan returns the dry-run plan of Run: for every target in order, what
-// each prober (discovery first) may send to it. It sends nothing. Run may
+// each prober (sweepers first, then discovery) may send to it. It sends nothing. Run may
 // send less (discovery can rule out ports), never more: Session.Do refuses
 // what the plan did not announce.
 func Plan(targets []Target, probers []Prober, l Limits) []PlannedRequest {
@@ -117,12 +134,17 @@ func Plan(targets []Target, probers []Prober, l Limits) []PlannedRequest {
 // and a device's failure is recorded in the report, never fatal. A prober
 // that finds the device unreachable (ErrUnreachable) ends that device's
 // probe: the others are skipped and the target is reported in
-// RunReport.Unreachable, not as an error. emit is
+// RunReport.Unreachable, not as an error.
+//
+// Sweepers among probers run first, over every target at once: a target a
+// sweeper finds absent is reported unreachable and never probed; one it
+// finds present is handed to the device workers at once, while the sweep
+// goes on; the rest follow in target order when the sweep ends. emit is
 // called from one goroutine at a time. When ctx ends, devices not yet
 // started are skipped and the ones running stop at their next request.
 func (s *Scheduler) Run(ctx context.Context, targets []Target, probers []Prober, emit func(otaudit.Observation)) RunReport {
 	start := s.clock.Now()
-	probers = orderProbers(probers)
+	sweepers, probers := splitSweepers(orderProbers(probers))
 	ledgerBefore := len(s.Ledger())
 
 	var (
@@ -146,26 +168,32 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, probers []Prober,
 		errs = append(errs, DeviceError{Target: t.Addr, Prober: prober, Err: err.Error()})
 	}
 
-	work := make(chan int)
+	// A device's state (its rate, its credential budget) is shared by the
+	// sweep and the probers.
+	devs := make([]*device, len(targets))
+	for i := range devs {
+		devs[i] = s.newDevice()
+	}
+	// Buffered for every target: the sweep never waits for a worker.
+	ready := make(chan int, len(targets))
+	go func() {
+		defer close(ready)
+		s.sweep(ctx, targets, devs, sweepers, safeEmit, fail, ready)
+	}()
+
 	var wg sync.WaitGroup
 	for range min(s.limits.Concurrency, len(targets)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range work {
-				s.probeDevice(ctx, targets[i], probers, safeEmit, fail)
+			for i := range ready {
+				if ctx.Err() != nil {
+					continue // drained: nothing starts after cancellation
+				}
+				s.probeDevice(ctx, targets[i], devs[i], probers, safeEmit, fail)
 			}
 		}()
 	}
-feed:
-	for i := range targets {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
 	wg.Wait()
 
 	slices.SortFunc(errs, func(a, b DeviceError) int {
@@ -181,9 +209,67 @@ feed:
 	}
 }
 
+// sweep runs the sweepers in turn over the targets none of them has
+// decided yet and sends each target to ready once: as soon as a sweeper
+// finds it present, or in target order at the end when no sweeper could
+// tell. Absent targets go to fail as unreachable instead.
+func (s *Scheduler) sweep(ctx context.Context, targets []Target, devs []*device, sweepers []Sweeper,
+	emit func(otaudit.Observation), fail func(Target, string, error), ready chan<- int) {
+	var mu sync.Mutex
+	decided := make([]bool, len(targets))
+	for _, sw := range sweepers {
+		if ctx.Err() != nil {
+			break
+		}
+		var batch []SweepTarget
+		var index []int
+		for i, t := range targets {
+			if decided[i] {
+				continue
+			}
+			plan := sw.Plan(t, s.limits)
+			if len(plan) == 0 {
+				continue
+			}
+			batch = append(batch, SweepTarget{Target: t, Session: newSession(s, devs[i], t, plan)})
+			index = append(index, i)
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		report := func(j int, state SweepState, why string) {
+			if j < 0 || j >= len(index) || state == SweepUnknown {
+				return
+			}
+			i := index[j]
+			mu.Lock()
+			defer mu.Unlock()
+			if decided[i] {
+				return
+			}
+			decided[i] = true
+			if state == SweepPresent {
+				ready <- i
+				return
+			}
+			fail(targets[i], sw.Name(), fmt.Errorf("%s %s: %s: %w", sw.Name(), targets[i].Addr, why, ErrUnreachable))
+		}
+		if err := sw.Sweep(ctx, batch, emit, report); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweep failed: the targets it did not decide are probed one by one", "sweeper", sw.Name(), "error", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range targets {
+		if !decided[i] {
+			decided[i] = true
+			ready <- i
+		}
+	}
+}
+
 // probeDevice runs every prober against one device, in order.
-func (s *Scheduler) probeDevice(ctx context.Context, t Target, probers []Prober, emit func(otaudit.Observation), fail func(Target, string, error)) {
-	dev := s.newDevice()
+func (s *Scheduler) probeDevice(ctx context.Context, t Target, dev *device, probers []Prober, emit func(otaudit.Observation), fail func(Target, string, error)) {
 	log := s.log.With("target", t.Addr)
 	for _, p := range probers {
 		if ctx.Err() != nil {

@@ -137,3 +137,10 @@ func (s *Session) Attempt(ctx context.Context) bool {
 	}
 	return ctx.Err() == nil
 }
+
+// NewSession returns a session on t, within plan, with a device state of
+// its own. The scheduler makes its own sessions; this is for a prober's or
+// sweeper's tests that call it directly.
+func (s *Scheduler) NewSession(t Target, plan []PlannedRequest) *Session {
+	return newSession(s, s.newDevice(), t, plan)
+}
