@@ -183,7 +183,7 @@ func (c *Collector) guesses(l active.Limits) int {
 // order, and how many at most; the values of default communities stay
 // out of it like every other community.
 func (c *Collector) guessDetail(n int) string {
-	s := fmt.Sprintf("credential guesses, at most %d per device (the zone's budget, shared with other protocols), first answer wins:", n)
+	s := fmt.Sprintf("credential guesses, at most %d per device (the zone's budget, shared with other protocols), each default tried while the budget lasts, accepted or not:", n)
 	if len(c.defaults) > 0 {
 		s += fmt.Sprintf(" default communities 1-%d at v2c, then at v1", len(c.defaults))
 	}
@@ -221,7 +221,7 @@ func (c *Collector) rowCap(v gosnmp.SnmpVersion) int {
 // Plan lists every request Probe may send to t and the most of each: the
 // v3 engine discovery; the configured communities at v2c and at v1 (one
 // request each: silence is the normal answer to a wrong community); the
-// v2c-accepted community again at v1; at most the zone's per-device budget
+// defaults accepted at v2c again at v1; at most the zone's per-device budget
 // of guesses (default communities, default v3 users); the configured v3
 // users; then the collection with the one best accepted credential — the
 // system group and six bounded walks, GETBULK at v2c/v3 or GETNEXT at v1
@@ -235,15 +235,18 @@ func (c *Collector) Plan(t active.Target, l active.Limits) []active.PlannedReque
 		return active.PlannedRequest{Target: t.Addr, Protocol: protocol, Kind: kind, MaxAttempts: n, Detail: detail}
 	}
 	plan := []active.PlannedRequest{req(kindGet, detailDiscovery, tries)}
+	n := c.guesses(l)
 	for _, v := range []string{"v2c", "v1"} {
-		if v == "v1" {
-			plan = append(plan, req(kindGet, detailV1Reuse, 1))
-		}
 		for i := range c.communities {
 			plan = append(plan, req(kindGet, configuredDetail(v, i), 1))
 		}
+		if v == "v1" && n > 0 {
+			// Each default accepted at v2c is asked once at v1: not a
+			// guess any more, but never more than the guesses made.
+			plan = append(plan, req(kindGet, detailV1Reuse, n))
+		}
 	}
-	if n := c.guesses(l); n > 0 {
+	if n > 0 {
 		plan = append(plan, req(kindGet, c.guessDetail(n), n))
 	}
 	for _, u := range c.v3Users {
@@ -378,11 +381,10 @@ func (p *probe) run(ctx context.Context) error {
 			p.best, p.bestAcc = &a.cred, a
 		}
 	}
-	if p.best == nil && v2c != nil {
-		p.best, p.bestAcc = &v2c.cred, v2c
-	}
-	if p.best == nil && v1 != nil {
-		p.best, p.bestAcc = &v1.cred, v1
+	for _, a := range append(v2c, v1...) {
+		if p.best == nil {
+			p.best, p.bestAcc = &a.cred, a
+		}
 	}
 	if p.best != nil {
 		p.collect(ctx, *p.best)
@@ -619,46 +621,50 @@ func (p *probe) tryGet(ctx context.Context, cred credential, detail string, retr
 	return err == nil && res != nil && res.PDUType == gosnmp.GetResponse, "", err
 }
 
-// checkCommunities tries the configured communities, then the v2c-accepted
-// one (v1 only), then default guesses while Session.Attempt allows, and
-// stops at the first accepted. It returns the accepted access, if any.
-func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion, atV2c *access) *access {
+// checkCommunities tries the configured communities, then (v1 only) the
+// defaults guessed and accepted at v2c, then default guesses while
+// Session.Attempt allows. It goes on after an accepted community: an
+// agent that takes both a read and a write default must show both. It
+// returns the accepted accesses, in the order tried.
+func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion, atV2c []*access) []*access {
 	v := versionName(version)
 	type candidate struct {
-		secret     otaudit.Secret
-		detail     string
-		guess      bool
-		configured int // -1 for defaults
+		secret otaudit.Secret
+		detail string
+		guess  bool
 	}
 	var cands []candidate
-	if atV2c != nil {
-		cands = append(cands, candidate{secret: atV2c.cred.community, detail: detailV1Reuse})
-	}
+	tried := map[string]bool{}
 	for i, s := range p.c.communities {
-		if atV2c != nil && atV2c.cred.community.Reveal() == s.Reveal() {
-			continue
-		}
+		tried[s.Reveal()] = true
 		cands = append(cands, candidate{secret: s, detail: configuredDetail(v, i)})
 	}
-	for i, d := range p.c.defaults {
-		if atV2c != nil && atV2c.cred.community.Reveal() == d {
-			continue
+	for _, a := range atV2c {
+		if c := a.cred.community.Reveal(); !tried[c] {
+			tried[c] = true
+			cands = append(cands, candidate{secret: a.cred.community, detail: detailV1Reuse})
 		}
-		cands = append(cands, candidate{secret: otaudit.NewSecret(d), detail: defaultDetail(v, i), guess: true})
 	}
+	for i, d := range p.c.defaults {
+		if !tried[d] {
+			tried[d] = true
+			cands = append(cands, candidate{secret: otaudit.NewSecret(d), detail: defaultDetail(v, i), guess: true})
+		}
+	}
+	var accepted []*access
 	for _, cand := range cands {
 		if ctx.Err() != nil || p.stopped() {
-			return nil
+			break
 		}
 		if cand.guess {
 			// An agent silent to discovery and to every community so far
 			// is most likely not there: a dead address must not cost the
 			// whole guessing budget in timeouts.
 			if !p.answered && p.engine == nil && p.triedCommunities() > 0 {
-				return nil
+				break
 			}
 			if !p.s.Attempt(ctx) {
-				return nil
+				break
 			}
 		}
 		detail := cand.detail
@@ -671,13 +677,11 @@ func (p *probe) checkCommunities(ctx context.Context, version gosnmp.SnmpVersion
 		a := &access{cred: cred, obs: otaudit.SNMPAccess{Target: p.addr.Addr(), Version: v, Fingerprint: fp, KnownDefault: known, Accepted: ok}}
 		if ok {
 			a.obs.Access = "unknown"
+			accepted = append(accepted, a)
 		}
 		p.accesses = append(p.accesses, a)
-		if ok {
-			return a
-		}
 	}
-	return nil
+	return accepted
 }
 
 func (p *probe) triedCommunities() int {

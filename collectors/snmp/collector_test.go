@@ -29,7 +29,8 @@ type received struct {
 }
 
 // fakeAgent is an SNMP agent on 127.0.0.1:0 that answers v1/v2c Get,
-// GetNext and GetBulk from a table for one community, drops other
+// GetNext and GetBulk from a table for its communities (comma-separated
+// in community), drops other
 // communities silently (as real agents do), answers a v3 engine discovery
 // with a Report and any other v3 request with usmStatsUnknownUserNames.
 type fakeAgent struct {
@@ -124,7 +125,7 @@ func (a *fakeAgent) handle(b []byte) []byte {
 		return nil
 	}
 	a.record(received{version: req.Version, community: req.Community, pduType: req.PDUType})
-	if req.Community != a.community {
+	if !slices.Contains(strings.Split(a.community, ","), req.Community) {
 		return nil
 	}
 	resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
@@ -241,8 +242,8 @@ func TestProbeFindsCommunityWithinBudgetAndReadsIdentity(t *testing.T) {
 			communities = append(communities, r.community)
 		}
 	}
-	// Configured first, then defaults until one is accepted; the third
-	// default is never sent, and the guessing budget (2) is spent.
+	// Configured first, then defaults while the guessing budget (2)
+	// lasts: the third default is never sent.
 	if want := []string{"s3cret-site", "public", "private"}; !slices.Equal(communities, want) {
 		t.Errorf("communities sent %q, want %q", communities, want)
 	}
@@ -278,7 +279,9 @@ func TestProbeFindsCommunityWithinBudgetAndReadsIdentity(t *testing.T) {
 			accesses = append(accesses, acc{a.Version, a.KnownDefault, a.Accepted, a.Access})
 		}
 	}
-	want := []acc{{"v2c", false, false, ""}, {"v2c", true, false, ""}, {"v2c", true, true, "write"}, {"v1", true, true, "unknown"}} // the VACM maps comm1 for v2c only
+	// The configured community is tried at v1 too, then the default
+	// accepted at v2c; the VACM maps comm1 for v2c only.
+	want := []acc{{"v2c", false, false, ""}, {"v2c", true, false, ""}, {"v2c", true, true, "write"}, {"v1", false, false, ""}, {"v1", true, true, "unknown"}}
 	if !slices.Equal(accesses, want) {
 		t.Errorf("accesses %+v\nwant %+v", accesses, want)
 	}
@@ -447,10 +450,11 @@ func TestPlanIsATightBound(t *testing.T) {
 	for _, r := range c.Plan(active.Target{Addr: mustAddr("10.0.0.5")}, l) {
 		per[r.Kind] += r.MaxAttempts
 	}
-	// get: discovery 2, site at v2c and v1, v1 reuse, 3 guesses,
-	// otauth 2, system group 2.
-	if per["get"] != 2+2+1+3+2+2 {
-		t.Errorf("plan allows %d gets, want 12", per["get"])
+	// get: discovery 2, site at v2c and v1, the defaults accepted at v2c
+	// again at v1 (at most the 3 guesses), 3 guesses, otauth 2, system
+	// group 2.
+	if want := 2 + 2 + 3 + 3 + 2 + 2; per["get"] != want {
+		t.Errorf("plan allows %d gets, want %d", per["get"], want)
 	}
 	// getbulk: six walks of 64 rows, 16 per page and one to see the end,
 	// plus one shared retry; getnext: six walks of 16 rows at v1.
@@ -519,4 +523,38 @@ func TestV1WalksAreBoundedAndTruncationIsUnknown(t *testing.T) {
 	if len(accesses) != 1 || accesses[0].Version != "v1" || accesses[0].Access != "unknown" {
 		t.Errorf("accepted accesses %+v: want v1 with unknown access (the view table was cut short before the write view, where a read-only verdict would be wrong)", accesses)
 	}
+}
+
+// TestProbeReportsEveryAcceptedDefault: an agent that takes both a read
+// and a write default shows both, within the guessing budget; each is
+// asked again at v1 without spending a guess, and the ledger stays in the
+// plan.
+func TestProbeReportsEveryAcceptedDefault(t *testing.T) {
+	agent := startAgent(t, "public,private", scalance)
+	judge := otaudit.CredentialJudge{Key: []byte("test-key"), Defaults: map[string][]string{"snmp": {"public", "private", "community"}}}
+	c := New(Config{Port: agent.port(), Judge: judge, DefaultCommunities: []string{"public", "private", "community"}})
+	l := active.DefaultLimits()
+	l.Timeout, l.Retries, l.MaxAttemptsPerDevice = 200*time.Millisecond, 0, 2
+	target := active.Target{Addr: mustAddr("127.0.0.1")}
+	s := active.NewScheduler(l, active.WithClock(activetest.NewVirtualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))))
+	var obs []otaudit.Observation
+	s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(o otaudit.Observation) { obs = append(obs, o) })
+	fp := func(v string) string { f, _ := judge.Judge("snmp", []byte(v)); return f }
+	accepted := map[string]bool{}
+	for _, o := range obs {
+		if a := o.SNMPAccess; a != nil && a.Accepted && a.Version != "v3" {
+			accepted[a.Version+" "+map[string]string{fp("public"): "public", fp("private"): "private"}[a.Fingerprint]] = true
+		}
+	}
+	for _, want := range []string{"v2c public", "v2c private", "v1 public", "v1 private"} {
+		if !accepted[want] {
+			t.Errorf("%s not reported accepted; accepted: %v", want, accepted)
+		}
+	}
+	for _, r := range agent.received() {
+		if r.community == "community" {
+			t.Error("a third default was guessed beyond the budget of 2")
+		}
+	}
+	assertLedgerWithinPlan(t, s.Ledger(), active.Plan([]active.Target{target}, []active.Prober{c}, l))
 }
