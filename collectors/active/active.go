@@ -130,6 +130,7 @@ func (t Target) String() string {
 // pin to exactly these sets.
 var Allowed = map[string]map[string]bool{
 	"arp":    {"who-has": true},
+	"bacnet": {"who-is": true, "read-property": true},
 	"tcp":    {"connect": true},
 	"snmp":   {"get": true, "getnext": true, "getbulk": true},
 	"modbus": {"read-device-id": true, "report-server-id": true, "read-holding-registers": true},

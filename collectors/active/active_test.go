@@ -91,6 +91,7 @@ func (c *collect) emit(o otaudit.Observation) { c.obs = append(c.obs, o) }
 func TestAllowListIsExactlyTheReadOnlyContract(t *testing.T) {
 	want := map[string][]string{
 		"arp":    {"who-has"},
+		"bacnet": {"read-property", "who-is"},
 		"tcp":    {"connect"},
 		"snmp":   {"get", "getbulk", "getnext"},
 		"modbus": {"read-device-id", "read-holding-registers", "report-server-id"},
