@@ -1,6 +1,7 @@
 package opcua
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -29,11 +30,26 @@ type channel struct {
 	guard *guard
 	conn  *uacp.Conn
 	sc    *uasc.SecureChannel
+	// dial is the device's address and port the connection goes to.
+	dial netip.AddrPort
+	// identity and serverDER are what a signed channel was secured with
+	// (nil on None); a session on the channel needs the same.
+	identity  *clientIdentity
+	serverDER []byte
 	// local is the agent's address towards the device.
 	local netip.Addr
 	// timeout bounds one request/response exchange.
 	timeout time.Duration
-	closed  bool
+	// opened is when the channel was opened (wall time: the uasc token
+	// renewal it bounds runs on wall time too).
+	opened time.Time
+	// asyncErrs is where uasc's dispatcher reports what it read that no
+	// request waited for, the end of the connection among them.
+	asyncErrs chan error
+	// lost: a request's failure or the dispatcher showed that the
+	// channel cannot carry another request.
+	lost   bool
+	closed bool
 }
 
 // dialParams are what a channel needs besides the endpoint.
@@ -88,7 +104,10 @@ func dialChannel(ctx context.Context, p dialParams, target netip.AddrPort, url s
 		return nil, fmt.Errorf("guard: %w", err)
 	}
 	g := newGuard(ctx, p.gate, sec, target, detail, proxied, server, p.log)
-	c := &channel{url: url, sec: sec, guard: g, local: local, timeout: p.timeout}
+	c := &channel{url: url, sec: sec, guard: g, dial: target, local: local, timeout: p.timeout, opened: time.Now()}
+	if sec.Policy != ua.SecurityPolicyURINone {
+		c.identity, c.serverDER = p.identity, p.serverDER
+	}
 
 	c.conn, err = uacp.NewConn(client, nil)
 	if err != nil {
@@ -108,9 +127,10 @@ func dialChannel(ctx context.Context, p dialParams, target netip.AddrPort, url s
 		SecurityPolicyURI: sec.Policy,
 		SecurityMode:      sec.Mode,
 		RequestTimeout:    p.timeout,
-		// Short: the collector holds a channel for seconds, and a
-		// renewal is one more OPN the plan would have to allow for.
-		Lifetime: uint32((10 * time.Minute) / time.Millisecond),
+		// The collector holds a channel for seconds, and a renewal is
+		// one more OPN the plan would have to allow for: carries stops
+		// reusing a channel long before the token's renewal is due.
+		Lifetime: uint32(channelLifetime / time.Millisecond),
 	}
 	if sec.Policy != ua.SecurityPolicyURINone {
 		cfg.Certificate = p.identity.der
@@ -118,11 +138,12 @@ func dialChannel(ctx context.Context, p dialParams, target netip.AddrPort, url s
 		cfg.RemoteCertificate = p.serverDER
 		cfg.Thumbprint = uapolicy.Thumbprint(p.serverDER)
 	}
-	// The dispatcher reports asynchronous errors here; requests see the
-	// same errors through their own results, so the channel only needs to
-	// never block the dispatcher.
-	errs := make(chan error, 1)
-	c.sc, err = uasc.NewSecureChannel(url, c.conn, cfg, errs)
+	// The dispatcher reports asynchronous errors here without blocking;
+	// requests see the same errors through their own results, and
+	// carries reads them to learn that the device ended the channel
+	// between requests.
+	c.asyncErrs = make(chan error, 1)
+	c.sc, err = uasc.NewSecureChannel(url, c.conn, cfg, c.asyncErrs)
 	if err != nil {
 		c.conn.Close()
 		g.close(0)
@@ -182,14 +203,92 @@ func (c *channel) explain(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// channelLifetime is the secure channel lifetime the collector asks for;
+// maxChannelReuse is how long after opening it a channel still takes new
+// work. gopcua renews the token at 75 % of the lifetime the server
+// granted; a quarter of the asked one leaves room for a server that
+// grants less than asked.
+const (
+	channelLifetime = 10 * time.Minute
+	maxChannelReuse = channelLifetime / 4
+)
+
+// carries reports whether the channel is open to dial with security sec
+// (and, when signed, for the same server certificate) and can still carry
+// a request: the device has not ended it, no request on it failed in a
+// way that leaves it unusable, and it is not near its token renewal.
+func (c *channel) carries(dial netip.AddrPort, sec channelSecurity, serverDER []byte) bool {
+	if c == nil || c.closed || c.dial != dial || c.sec != sec {
+		return false
+	}
+	if sec.Policy != ua.SecurityPolicyURINone && !bytes.Equal(c.serverDER, serverDER) {
+		return false
+	}
+	return c.usable()
+}
+
+// usable: the channel can still carry a request, as far as the agent can
+// tell without sending one.
+func (c *channel) usable() bool {
+	if c == nil || c.closed || c.lost || time.Since(c.opened) >= maxChannelReuse {
+		return false
+	}
+	for {
+		select {
+		case err := <-c.asyncErrs:
+			if channelLost(err) {
+				c.lost = true
+				return false
+			}
+			continue
+		case <-c.guard.done:
+			// The device (or the guard) closed the connection.
+			c.lost = true
+			return false
+		default:
+		}
+		return true
+	}
+}
+
+// channelLost reports whether err, the failure of a request or what the
+// dispatcher read, means the channel cannot carry another request. A
+// service result from the server (Bad_UserAccessDenied, …) is an answer on
+// a working channel; the end of the connection, an ERR message, a timeout
+// (a late answer may still arrive), an undecodable message or a status
+// that names the channel or the connection is not.
+func channelLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var status ua.StatusCode
+	if !errors.As(err, &status) {
+		return true
+	}
+	switch status {
+	case ua.StatusBadSecureChannelClosed, ua.StatusBadSecureChannelIDInvalid, ua.StatusBadSecureChannelTokenUnknown,
+		ua.StatusBadTCPSecureChannelUnknown, ua.StatusBadTCPMessageTypeInvalid, ua.StatusBadTCPMessageTooLarge,
+		ua.StatusBadTCPInternalError, ua.StatusBadTCPServerTooBusy, ua.StatusBadTCPNotEnoughResources,
+		ua.StatusBadConnectionClosed, ua.StatusBadConnectionRejected, ua.StatusBadDisconnect,
+		ua.StatusBadCommunicationError, ua.StatusBadNoCommunication, ua.StatusBadTimeout,
+		ua.StatusBadDecodingError, ua.StatusBadServerHalted, ua.StatusBadShutdown:
+		return true
+	}
+	return false
+}
+
 // call sends one read-only service request, announced to the guard under
 // kind, and stores the response in resp (a pointer to the response type).
+// A failure that leaves the channel unusable marks it lost.
 func (c *channel) call(ctx context.Context, kind, detail string, req ua.Request, authToken *ua.NodeID, resp any) error {
 	c.guard.announce(kind, detail)
 	err := c.sc.SendRequestWithTimeout(ctx, req, authToken, c.timeout, func(v ua.Response) error {
 		return assignResponse(v, resp)
 	})
 	if err != nil {
+		if channelLost(err) || c.guard.refused() != nil || c.guard.forwardError() != nil {
+			c.lost = true
+		}
 		return c.explain(kind, err)
 	}
 	return nil
@@ -241,9 +340,13 @@ func typeErr(ok bool, v ua.Response) error {
 	return fmt.Errorf("unexpected response %T", v)
 }
 
-func (c *channel) getEndpoints(ctx context.Context, url string) ([]*ua.EndpointDescription, error) {
+// getEndpoints asks for the endpoints of url, which need not be the URL
+// the channel was opened for: a server describes the endpoints of the URL
+// in the request. detail names the request in the ledger ("": the
+// channel's purpose).
+func (c *channel) getEndpoints(ctx context.Context, url, detail string) ([]*ua.EndpointDescription, error) {
 	var res *ua.GetEndpointsResponse
-	if err := c.call(ctx, kindGetEndpoints, "", &ua.GetEndpointsRequest{EndpointURL: url}, nil, &res); err != nil {
+	if err := c.call(ctx, kindGetEndpoints, detail, &ua.GetEndpointsRequest{EndpointURL: url}, nil, &res); err != nil {
 		return nil, err
 	}
 	return res.Endpoints, nil
@@ -265,9 +368,13 @@ type session struct {
 	activated   bool
 }
 
-// createSession creates a session; the server proves it holds the
-// certificate's key on a signed channel before any identity is sent.
-func (c *channel) createSession(ctx context.Context, identity *clientIdentity, serverDER []byte, detail string) (*session, error) {
+// createSession creates a session for the endpoint endpointURL (the
+// channel may have been opened for another URL of the same server);
+// serverDER, the endpoint's certificate, stands in for one the server does
+// not repeat. The server proves it holds the certificate's key on a signed
+// channel before any identity is sent.
+func (c *channel) createSession(ctx context.Context, endpointURL string, serverDER []byte, detail string) (*session, error) {
+	identity := c.identity
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -280,7 +387,7 @@ func (c *channel) createSession(ctx context.Context, identity *clientIdentity, s
 	}
 	req := &ua.CreateSessionRequest{
 		ClientDescription:       desc,
-		EndpointURL:             c.url,
+		EndpointURL:             endpointURL,
 		SessionName:             "otaudit read-only audit",
 		ClientNonce:             nonce,
 		RequestedSessionTimeout: float64(sessionTimeout / time.Millisecond),

@@ -11,6 +11,16 @@
 // allows credential guessing, a bounded number of user-name logins. Nothing
 // else: no Write, Call, AddNodes, DeleteNodes, subscriptions or history.
 //
+// Channels are few, because each costs the device a connection and an
+// OpenSecureChannel (RSA work on a signed one) and each request waits for
+// the per-device rate: the discovery channel stays open and carries the
+// advertised URLs of its port, the anonymous session and the logins when
+// their endpoint has its security (SecurityPolicy None, the common case);
+// otherwise the session or the logins get one channel, which the logins
+// share. A new one is opened only when the device ends the one open, within
+// what Plan announced. One connection to the device at a time: a step that
+// needs another channel closes the open one first.
+//
 // Every byte the client sends goes through an in-process guard (guard.go):
 // a loopback proxy that parses each UA-TCP chunk, forwards Hello,
 // OpenSecureChannel and CloseSecureChannel, decodes the service type of

@@ -21,13 +21,33 @@ import (
 // uacp/uasc server side (gopcua's own server package needs a module the
 // project does not have): None/None only, anonymous accepted, every user
 // name refused, BuildInfo and one writable variable. It records the
-// service request types it received.
+// service request types it received, per connection (one connection is
+// one secure channel).
 type fakeServer struct {
 	port uint16
 	cert []byte
+	how  fakeBehaviour
 
-	mu   sync.Mutex
-	seen []string
+	mu       sync.Mutex
+	seen     []string
+	conns    [][]string // the requests of each connection, in accept order
+	sessions int        // CreateSession requests received
+}
+
+// fakeBehaviour is how the fake misbehaves; the zero value behaves.
+type fakeBehaviour struct {
+	// endpointURL replaces the URL the fake advertises (default its own
+	// address and port, path /fake).
+	endpointURL string
+	// dropAfterDenied closes the connection after a refused user-name
+	// login, as a server that ends the channel of a failed login does: on
+	// the next request, unanswered (closing right after the answer would
+	// race the client's read of it against its view of the closed
+	// connection).
+	dropAfterDenied bool
+	// dropOnSession closes the connection, unanswered, on receiving the
+	// CreateSession with this number (1-based, over all connections).
+	dropOnSession int
 }
 
 func (f *fakeServer) received() []string {
@@ -36,14 +56,30 @@ func (f *fakeServer) received() []string {
 	return append([]string(nil), f.seen...)
 }
 
+// connections returns the requests received on each connection.
+func (f *fakeServer) connections() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([][]string, len(f.conns))
+	for i, c := range f.conns {
+		out[i] = append([]string(nil), c...)
+	}
+	return out
+}
+
 func startFakeServer(t *testing.T, cert []byte) *fakeServer {
+	t.Helper()
+	return startFakeServerWith(t, cert, fakeBehaviour{})
+}
+
+func startFakeServerWith(t *testing.T, cert []byte, how fakeBehaviour) *fakeServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := uacp.Listen(ctx, "opc.tcp://127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{cert: cert}
+	f := &fakeServer{cert: cert, how: how}
 	_, portStr, _ := netSplit(l.Addr().String())
 	fmt.Sscan(portStr, &f.port)
 	var wg sync.WaitGroup
@@ -56,18 +92,27 @@ func startFakeServer(t *testing.T, cert []byte) *fakeServer {
 			if err != nil {
 				return
 			}
+			f.mu.Lock()
+			conn := len(f.conns)
+			f.conns = append(f.conns, nil)
+			f.mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				f.serve(ctx, c, id)
+				f.serve(ctx, c, id, conn)
 			}()
 		}
 	}()
 	return f
 }
 
-func (f *fakeServer) url() string { return fmt.Sprintf("opc.tcp://127.0.0.1:%d/fake", f.port) }
+func (f *fakeServer) url() string {
+	if f.how.endpointURL != "" {
+		return f.how.endpointURL
+	}
+	return fmt.Sprintf("opc.tcp://127.0.0.1:%d/fake", f.port)
+}
 
 func (f *fakeServer) endpoints() []*ua.EndpointDescription {
 	return []*ua.EndpointDescription{{
@@ -81,13 +126,14 @@ func (f *fakeServer) endpoints() []*ua.EndpointDescription {
 	}}
 }
 
-func (f *fakeServer) serve(ctx context.Context, c *uacp.Conn, chID uint32) {
+func (f *fakeServer) serve(ctx context.Context, c *uacp.Conn, chID uint32, conn int) {
 	cfg := &uasc.Config{SecurityPolicyURI: ua.SecurityPolicyURINone, SecurityMode: ua.MessageSecurityModeNone, Lifetime: 3600000}
 	sc, err := uasc.NewServerSecureChannel("", c, cfg, make(chan error, 1), chID, 1, chID)
 	if err != nil {
 		return
 	}
 	defer sc.Close()
+	denied := false // the last request was a refused login
 	for ctx.Err() == nil {
 		msg := sc.Receive(ctx)
 		if msg.Err == io.EOF {
@@ -100,9 +146,18 @@ func (f *fakeServer) serve(ctx context.Context, c *uacp.Conn, chID uint32) {
 		if req == nil {
 			continue
 		}
+		name := strings.TrimPrefix(fmt.Sprintf("%T", req), "*ua.")
 		f.mu.Lock()
-		f.seen = append(f.seen, fmt.Sprintf("%T", req))
+		f.seen = append(f.seen, "*ua."+name)
+		f.conns[conn] = append(f.conns[conn], strings.TrimSuffix(name, "Request"))
+		if _, ok := req.(*ua.CreateSessionRequest); ok {
+			f.sessions++
+		}
+		drop := f.how.dropOnSession > 0 && f.sessions == f.how.dropOnSession
 		f.mu.Unlock()
+		if drop || denied && f.how.dropAfterDenied {
+			return
+		}
 		hdr := &ua.ResponseHeader{Timestamp: time.Now(), RequestHandle: req.Header().RequestHandle, ServiceResult: ua.StatusOK,
 			ServiceDiagnostics: &ua.DiagnosticInfo{}, AdditionalHeader: ua.NewExtensionObject(nil)}
 		var resp ua.Response
@@ -116,9 +171,11 @@ func (f *fakeServer) serve(ctx context.Context, c *uacp.Conn, chID uint32) {
 				AuthenticationToken: ua.NewNumericNodeID(1, 99), RevisedSessionTimeout: 60000, ServerNonce: make([]byte, 32),
 				ServerEndpoints: f.endpoints(), ServerSignature: &ua.SignatureData{}}
 		case *ua.ActivateSessionRequest:
-			if _, anon := r.UserIdentityToken.Value.(*ua.AnonymousIdentityToken); !anon {
+			_, anon := r.UserIdentityToken.Value.(*ua.AnonymousIdentityToken)
+			if !anon {
 				hdr.ServiceResult = ua.StatusBadUserAccessDenied
 			}
+			denied = !anon
 			resp = &ua.ActivateSessionResponse{ResponseHeader: hdr, ServerNonce: make([]byte, 32)}
 		case *ua.ReadRequest:
 			res := make([]*ua.DataValue, len(r.NodesToRead))

@@ -25,8 +25,20 @@ const DefaultPort = 4840
 const (
 	// maxAdvertisedURLs is how many of the server's own endpoint URLs
 	// (other than the discovery URL, on the same address) get a
-	// GetEndpoints of their own.
+	// GetEndpoints of their own: on the discovery channel when on its
+	// port, else on a channel per port.
 	maxAdvertisedURLs = 3
+	// anonymousChannels and loginChannels are the new secure channels the
+	// anonymous session and the logins may open when the one held open
+	// cannot carry them (other security or address, or the device ended
+	// it): the logins share one, and get a second only if the device ends
+	// the first.
+	anonymousChannels = 1
+	loginChannels     = 2
+	// sessionRetries is how many times per port a CreateSession is asked
+	// again on a new channel, after the device ended the channel held
+	// open for it before any identity was sent.
+	sessionRetries = 1
 	// defaultMaxSampledNodes and defaultMaxBrowseDepth bound the browse
 	// of the Objects folder in the anonymous session.
 	defaultMaxSampledNodes = 200
@@ -174,10 +186,16 @@ func discoveryDetail(url string) string { return "discovery " + url + " (Securit
 // connectDetail names the TCP connection of a channel for purpose detail.
 func connectDetail(detail string) string { return "opcua " + detail }
 func advertisedDetail(port uint16) string {
-	return fmt.Sprintf("port %d: GetEndpoints on the server's own endpoint URLs on this address (at most %d)", port, maxAdvertisedURLs)
+	return fmt.Sprintf("port %d: GetEndpoints on the server's own endpoint URLs on this address (at most %d; on the discovery channel, a channel of their own only on another port)", port, maxAdvertisedURLs)
 }
 func anonymousDetail(port uint16) string {
 	return fmt.Sprintf("port %d: anonymous session, read-only: ServerStatus, BuildInfo, NamespaceArray, access attributes of at most %d nodes", port, defaultMaxSampledNodes)
+}
+func loginChannelDetail(port uint16) string {
+	return fmt.Sprintf("port %d: secure channel for the logins, when the one already open cannot carry them (a second only if the device ends the first)", port)
+}
+func sessionRetryDetail(port uint16) string {
+	return fmt.Sprintf("port %d: CreateSession asked again on a new channel, once, if the device ended the one kept open", port)
 }
 func (l Login) detail(port uint16) string {
 	s := fmt.Sprintf("port %d: login user %q", port, l.User)
@@ -189,7 +207,9 @@ func (l Login) detail(port uint16) string {
 
 // Plan lists every request Probe may send to t under l, with the most
 // times each may be sent: per channel its TCP connection ("tcp connect"),
-// Hello, OpenSecureChannel and CloseSecureChannel, and the services. It
+// Hello, OpenSecureChannel and CloseSecureChannel, and the services. The
+// steps after discovery run on the discovery channel when it can carry
+// them; their channel lines are the most they may open when it cannot. It
 // sends nothing.
 func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest {
 	var plan []active.PlannedRequest
@@ -220,7 +240,7 @@ func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest 
 		add(kindGetEndpoints, maxAdvertisedURLs, d)
 
 		d = anonymousDetail(port)
-		channel(1, d)
+		channel(anonymousChannels, d)
 		add(kindCreateSession, 1, d)
 		add(kindActivateSession, 1, d)
 		add(kindRead, 1+maxAttributeReads, d)
@@ -228,13 +248,14 @@ func (p *Prober) Plan(t active.Target, l active.Limits) []active.PlannedRequest 
 		add(kindBrowseNext, maxBrowseRequests, d)
 		add(kindCloseSession, 1, d)
 
+		channel(min(loginChannels, logins), loginChannelDetail(port))
 		for _, login := range p.cfg.Logins[:logins] {
 			d = login.detail(port)
-			channel(1, d)
 			add(kindCreateSession, 1, d)
 			add(kindActivateSession, 1, d)
 			add(kindCloseSession, 1, d)
 		}
+		add(kindCreateSession, sessionRetries, sessionRetryDetail(port))
 	}
 	return plan
 }
@@ -258,6 +279,7 @@ func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, 
 		r := &portRun{
 			p: p, gate: s, limits: s.Limits(), target: t.Addr.Unmap(), port: port, emit: emit,
 			attempt:           s.Attempt,
+			sessionRetries:    sessionRetries,
 			pauseAfterConnect: s.PauseAfterConnect,
 			log:               p.log.With("target", t.Addr.String(), "port", port),
 		}

@@ -1,6 +1,7 @@
 package opcua
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -37,6 +38,17 @@ type portRun struct {
 
 	// local is the agent's own address towards the device, once known.
 	local netip.Addr
+	// sessionRetries is what is left of the port's one CreateSession
+	// asked again after the device ended a held channel (openSession).
+	sessionRetries int
+	// held is the one channel the run keeps open between its steps: the
+	// next step that needs the same connection and security reuses it
+	// instead of opening one more (every channel costs the device a
+	// connection, a Hello, an OpenSecureChannel — RSA work on a signed one
+	// — and a CloseSecureChannel). One at a time: a step that needs
+	// another channel closes it first, so the device never sees two
+	// connections from one probe at once.
+	held *channel
 }
 
 func (r *portRun) addr() netip.AddrPort { return netip.AddrPortFrom(r.target, r.port) }
@@ -53,10 +65,51 @@ func (r *portRun) observation(kind otaudit.ObservationKind, count int64) otaudit
 	return otaudit.Observation{Kind: kind, Source: "opcua:active", FirstSeen: now, LastSeen: now, Count: count}
 }
 
+// errNoChannelLeft: a step needed a new channel and has opened all the
+// plan allows it.
+var errNoChannelLeft = errors.New("no secure channel left in the plan for this step")
+
+// channelFor returns a channel to ap with security sec, for the endpoint
+// url: the held one when it is to the same address with the same security
+// and can still carry requests, else a new one, opened when *budget (the
+// channels the plan gives the step) allows and then held. fresh reports a
+// new channel.
+func (r *portRun) channelFor(ctx context.Context, ap netip.AddrPort, url string, sec channelSecurity, serverDER []byte, detail string, budget *int) (ch *channel, fresh bool, err error) {
+	if r.held.carries(ap, sec, serverDER) {
+		return r.held, false, nil
+	}
+	r.release()
+	if *budget <= 0 {
+		return nil, false, errNoChannelLeft
+	}
+	var identity *clientIdentity
+	if sec.Policy != ua.SecurityPolicyURINone {
+		if identity, err = r.p.clientIdentity(); err != nil {
+			return nil, false, err
+		}
+	}
+	*budget--
+	ch, err = dialChannel(ctx, r.params(identity, serverDER), ap, url, sec, detail)
+	if err != nil {
+		return nil, true, err
+	}
+	r.held = ch
+	return ch, true, nil
+}
+
+// release closes the held channel, if any.
+func (r *portRun) release() {
+	if r.held != nil {
+		r.held.close()
+		r.held = nil
+	}
+}
+
 // run probes the port: endpoints first (the device's error if they cannot
 // be read), then the anonymous session and the logins, whose failures are
 // observations.
 func (r *portRun) run(ctx context.Context) error {
+	defer r.release()
 	url := discoveryURL(r.target, r.port)
 	eps, servers, answered, err := r.discover(ctx, url)
 	if answered {
@@ -80,19 +133,23 @@ func (r *portRun) run(ctx context.Context) error {
 	return nil
 }
 
+// noneSecurity is the discovery channel's security.
+var noneSecurity = channelSecurity{Policy: ua.SecurityPolicyURINone, Mode: ua.MessageSecurityModeNone}
+
 // discover reads the endpoints and the server list over a None channel,
 // retrying a connection that failed transiently within the retry budget.
-// answered reports whether the port spoke UA-TCP at all.
+// The channel stays held for the steps after. answered reports whether
+// the port spoke UA-TCP at all.
 func (r *portRun) discover(ctx context.Context, url string) (eps []*ua.EndpointDescription, servers []*ua.ApplicationDescription, answered bool, err error) {
 	detail := discoveryDetail(url)
-	none := channelSecurity{Policy: ua.SecurityPolicyURINone, Mode: ua.MessageSecurityModeNone}
-	for try := 0; try <= max(r.limits.Retries, 0); try++ {
+	budget := 1 + max(r.limits.Retries, 0)
+	for budget > 0 {
 		var ch *channel
-		ch, err = dialChannel(ctx, r.params(nil, nil), r.addr(), url, none, detail)
+		ch, _, err = r.channelFor(ctx, r.addr(), url, noneSecurity, nil, detail, &budget)
 		if ch != nil {
 			answered = true
 			r.local = ch.local
-			eps, err = ch.getEndpoints(ctx, url)
+			eps, err = ch.getEndpoints(ctx, url, "")
 			if err == nil {
 				var ferr error
 				// FindServers is informational: a server that refuses it
@@ -104,12 +161,16 @@ func (r *portRun) discover(ctx context.Context, url string) (eps []*ua.EndpointD
 					}
 				}
 			}
-			ch.close()
+			if err != nil {
+				r.release()
+			}
 		}
 		if err == nil || !transient(err) || ctx.Err() != nil {
 			break
 		}
-		r.log.Info("discovery failed, retrying", "try", try+1, "error", err)
+		if budget > 0 {
+			r.log.Info("discovery failed, retrying", "error", err)
+		}
 	}
 	if err != nil {
 		return nil, nil, answered, fmt.Errorf("get endpoints: %w", err)
@@ -119,7 +180,11 @@ func (r *portRun) discover(ctx context.Context, url string) (eps []*ua.EndpointD
 
 // advertised asks the server's own endpoint URLs that point at this
 // address, when they differ from the discovery URL: some servers describe
-// more (or only) there. Failures are logged; the discovery result stands.
+// more (or only) there. A server describes the endpoints of the URL in the
+// request, so a URL on the discovery port is asked on the discovery
+// channel; one on another port of the address gets a channel of its own
+// (one per port). Failures are logged; the discovery result stands. The
+// endpoints come back in the order of the URLs.
 func (r *portRun) advertised(ctx context.Context, discovery string, eps []*ua.EndpointDescription) []*ua.EndpointDescription {
 	var urls []string
 	for _, ep := range eps {
@@ -135,24 +200,46 @@ func (r *portRun) advertised(ctx context.Context, discovery string, eps []*ua.En
 	if len(urls) > maxAdvertisedURLs {
 		urls = urls[:maxAdvertisedURLs]
 	}
-	none := channelSecurity{Policy: ua.SecurityPolicyURINone, Mode: ua.MessageSecurityModeNone}
-	var out []*ua.EndpointDescription
-	for _, u := range urls {
+	// The discovery port first, while its channel is held; then the other
+	// ports, each channel replacing the one before.
+	order := make([]int, len(urls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		ai, _ := r.dialAddr(urls[i])
+		aj, _ := r.dialAddr(urls[j])
+		return cmp.Compare(r.portRank(ai), r.portRank(aj))
+	})
+	detail := advertisedDetail(r.port)
+	// At most one new channel per URL: the plan's maxAdvertisedURLs.
+	budget := len(urls)
+	found := make([][]*ua.EndpointDescription, len(urls))
+	for _, i := range order {
+		u := urls[i]
 		ap, _ := r.dialAddr(u)
-		ch, err := dialChannel(ctx, r.params(nil, nil), ap, u, none, advertisedDetail(r.port))
+		ch, _, err := r.channelFor(ctx, ap, u, noneSecurity, nil, detail, &budget)
 		if err != nil {
 			r.log.Info("advertised endpoint URL unreachable", "url", u, "error", err)
 			continue
 		}
-		more, err := ch.getEndpoints(ctx, u)
-		ch.close()
+		more, err := ch.getEndpoints(ctx, u, detail)
 		if err != nil {
 			r.log.Info("get endpoints on advertised URL failed", "url", u, "error", err)
 			continue
 		}
-		out = append(out, more...)
+		found[i] = more
 	}
-	return out
+	return slices.Concat(found...)
+}
+
+// portRank orders addresses for channel reuse: the run's own port first,
+// then by port.
+func (r *portRun) portRank(ap netip.AddrPort) int {
+	if ap == r.addr() {
+		return -1
+	}
+	return int(ap.Port())
 }
 
 // dialAddr is where to connect for an endpoint URL: the target's address
@@ -324,19 +411,41 @@ func canEncryptFor(policy string, der []byte) bool {
 	return err == nil
 }
 
-// sessionChannel opens a channel for a session on ep.
-func (r *portRun) sessionChannel(ctx context.Context, ep *ua.EndpointDescription, detail string) (*channel, *clientIdentity, error) {
-	sec := channelSecurity{Policy: ep.SecurityPolicyURI, Mode: ep.SecurityMode}
-	var identity *clientIdentity
-	if sec.Policy != ua.SecurityPolicyURINone {
-		var err error
-		if identity, err = r.p.clientIdentity(); err != nil {
-			return nil, nil, err
-		}
-	}
+// channelOpenError is a session's channel that could not be had: the
+// device refused or dropped the connection or the secure channel, or the
+// step has no channel left in the plan.
+type channelOpenError struct{ err error }
+
+func (e *channelOpenError) Error() string { return e.err.Error() }
+func (e *channelOpenError) Unwrap() error { return e.err }
+
+// openSession creates a session on ep: on the held channel when it carries
+// ep's connection and security (the discovery channel, for the common
+// None endpoint), else on a new channel, within *budget (the channels the
+// plan gives the step), which is then held. If the held channel turns out
+// to be gone when CreateSession is sent — the device closed it between
+// two steps, and no identity has been sent yet — the session is asked
+// again, once per port (the plan's one extra CreateSession), on a new
+// channel. The channel is returned with the session, also on a failed
+// CreateSession; a channel that could not be had is a *channelOpenError.
+func (r *portRun) openSession(ctx context.Context, ep *ua.EndpointDescription, channelDetail, detail string, budget *int) (*channel, *session, error) {
 	ap, _ := r.dialAddr(ep.EndpointURL)
-	ch, err := dialChannel(ctx, r.params(identity, ep.ServerCertificate), ap, ep.EndpointURL, sec, detail)
-	return ch, identity, err
+	sec := channelSecurity{Policy: ep.SecurityPolicyURI, Mode: ep.SecurityMode}
+	ch, fresh, err := r.channelFor(ctx, ap, ep.EndpointURL, sec, ep.ServerCertificate, channelDetail, budget)
+	if err != nil {
+		return nil, nil, &channelOpenError{err}
+	}
+	s, err := ch.createSession(ctx, ep.EndpointURL, ep.ServerCertificate, detail)
+	if err == nil || fresh || !ch.lost || isRefusal(err) || r.sessionRetries <= 0 || *budget <= 0 {
+		return ch, s, err
+	}
+	r.sessionRetries--
+	r.log.Info("the device ended the secure channel kept open; asking again on a new one", "error", err)
+	if ch, _, err = r.channelFor(ctx, ap, ep.EndpointURL, sec, ep.ServerCertificate, channelDetail, budget); err != nil {
+		return nil, nil, &channelOpenError{err}
+	}
+	s, err = ch.createSession(ctx, ep.EndpointURL, ep.ServerCertificate, detail)
+	return ch, s, err
 }
 
 // anonymous opens an anonymous session where one is offered and records
@@ -360,13 +469,13 @@ func (r *portRun) anonymous(ctx context.Context, eps []*ua.EndpointDescription) 
 		r.emit(o)
 	}()
 
-	ch, identity, err := r.sessionChannel(ctx, ep, detail)
-	if err != nil {
+	budget := anonymousChannels
+	ch, s, err := r.openSession(ctx, ep, detail, detail, &budget)
+	var chErr *channelOpenError
+	if errors.As(err, &chErr) {
 		notes = append(notes, "secure channel: "+errText(err))
 		return refusalOnly(err)
 	}
-	defer ch.close()
-	s, err := ch.createSession(ctx, identity, ep.ServerCertificate, detail)
 	if err != nil {
 		notes = append(notes, "create session: "+errText(err))
 		if s != nil {
@@ -421,7 +530,10 @@ func (r *portRun) anonymous(ctx context.Context, eps []*ua.EndpointDescription) 
 
 // logins tries the configured and default user names on the endpoint that
 // protects the password best for the guard's view, within the zone's
-// attempt budget, and stops at anything that looks like a lockout.
+// attempt budget, and stops at anything that looks like a lockout. The
+// attempts share one secure channel — the held one when its security is
+// the endpoint's — and a new one is opened only when the device ended it,
+// at most loginChannels of them.
 func (r *portRun) logins(ctx context.Context, eps []*ua.EndpointDescription) error {
 	n := r.p.loginAttempts(r.limits)
 	if n == 0 {
@@ -442,12 +554,20 @@ func (r *portRun) logins(ctx context.Context, eps []*ua.EndpointDescription) err
 		r.log.Info("no endpoint takes a user name without sending the password in clear: no login attempted")
 		return nil
 	}
+	ap, _ := r.dialAddr(ep.EndpointURL)
+	sec := channelSecurity{Policy: ep.SecurityPolicyURI, Mode: ep.SecurityMode}
+	channels := min(loginChannels, n)
 	failures := 0
 	for _, login := range r.p.cfg.Logins[:n] {
+		// Spend an attempt only when a channel is at hand for it.
+		if channels == 0 && !r.held.carries(ap, sec, ep.ServerCertificate) {
+			r.log.Warn("stopping login attempts: the device ended every secure channel the plan allows for them")
+			break
+		}
 		if !r.attempt(ctx) {
 			break
 		}
-		outcome, err := r.login(ctx, ep, tok, login)
+		outcome, err := r.login(ctx, ep, tok, login, &channels)
 		if err != nil {
 			return err
 		}
@@ -470,8 +590,9 @@ type loginOutcome struct {
 
 // login makes one attempt and emits its LoginProbe. The password is
 // revealed only to encrypt it; what is kept is the user name and whether
-// the pair is a known default.
-func (r *portRun) login(ctx context.Context, ep *ua.EndpointDescription, tok *ua.UserTokenPolicy, l Login) (loginOutcome, error) {
+// the pair is a known default. channels is what is left of the logins'
+// channel budget.
+func (r *portRun) login(ctx context.Context, ep *ua.EndpointDescription, tok *ua.UserTokenPolicy, l Login, channels *int) (loginOutcome, error) {
 	detail := l.detail(r.port)
 	sec := channelSecurity{Policy: ep.SecurityPolicyURI, Mode: ep.SecurityMode}
 	known := l.KnownDefault
@@ -491,13 +612,12 @@ func (r *portRun) login(ctx context.Context, ep *ua.EndpointDescription, tok *ua
 		o.LoginProbe = probe
 		r.emit(o)
 	}()
-	ch, identity, err := r.sessionChannel(ctx, ep, detail)
-	if err != nil {
+	ch, s, err := r.openSession(ctx, ep, loginChannelDetail(r.port), detail, channels)
+	var chErr *channelOpenError
+	if errors.As(err, &chErr) {
 		out = loginOutcome{connectFailed: true, stop: lockoutLike(err), reason: "secure channel: " + errText(err)}
 		return out, refusalOnly(err)
 	}
-	defer ch.close()
-	s, err := ch.createSession(ctx, identity, ep.ServerCertificate, detail)
 	if err != nil {
 		out = loginOutcome{stop: true, reason: "create session: " + errText(err)}
 		if s != nil {
