@@ -122,6 +122,10 @@ type captureAnalysis struct {
 	// capture, a malformed frame). The read-only proof needs them empty.
 	Problems   []string
 	MarkerSeen bool
+	// ARPRequests are the times of the broadcast ARP requests the agent
+	// sent, per address asked: the sweep's and the kernel's own (which
+	// resolves a neighbour before the first connect to it).
+	ARPRequests map[netip.Addr][]time.Time
 }
 
 type flowKey struct{ client, server netip.AddrPort }
@@ -168,6 +172,14 @@ func analyzeCapture(path string, agent netip.Addr) (*captureAnalysis, error) {
 		if arp, ok := pkt.Layer(layers.LayerTypeARP).(*layers.ARP); ok {
 			if ip, ok := netip.AddrFromSlice(arp.SourceProtAddress); ok && ip == agent {
 				a.FromAgent++
+				eth, _ := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+				asked, ok := netip.AddrFromSlice(arp.DstProtAddress)
+				if ok && arp.Operation == layers.ARPRequest && eth != nil && bytes.Equal(eth.DstMAC, layers.EthernetBroadcast) {
+					if a.ARPRequests == nil {
+						a.ARPRequests = map[netip.Addr][]time.Time{}
+					}
+					a.ARPRequests[asked] = append(a.ARPRequests[asked], ci.Timestamp)
+				}
 			}
 			continue
 		}
