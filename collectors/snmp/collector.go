@@ -328,6 +328,12 @@ type probe struct {
 	answered bool // the agent answered anything at all
 	// responses counts the requests the agent answered.
 	responses int64
+	// slowest is the longest the agent took to answer so far; see
+	// silenceWait.
+	slowest time.Duration
+	// quickNo: the request in flight is one whose normal "no" is silence
+	// (a credential check), bounded by silenceWait.
+	quickNo bool
 	// portClosed: the host said nobody listens on the port (ICMP port
 	// unreachable); unreachable: the network said the host cannot be
 	// reached. Either way nothing more is worth sending.
@@ -502,12 +508,21 @@ func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, r
 	for {
 		var res *gosnmp.SnmpPacket
 		err := p.s.Do(ctx, protocol, kind, detail, func(rctx context.Context) error {
+			if p.quickNo {
+				var cancel context.CancelFunc
+				rctx, cancel = context.WithTimeout(rctx, p.silenceWait(p.s.Limits().Timeout))
+				defer cancel()
+			}
 			g.Context = rctx
 			if dl, ok := rctx.Deadline(); ok {
 				g.Timeout = time.Until(dl)
 			}
+			start := time.Now()
 			var e error
 			res, e = send()
+			if e == nil || res != nil {
+				p.slowest = max(p.slowest, time.Since(start))
+			}
 			return e
 		})
 		switch {
@@ -537,6 +552,20 @@ func (p *probe) do(ctx context.Context, g *gosnmp.GoSNMP, kind, detail string, r
 		}
 		*retries--
 	}
+}
+
+// silenceWait bounds a credential check once the agent has answered
+// something: a wrong community or user gets no answer at all, so waiting
+// the full timeout for each one makes guessing the slowest part of a scan.
+// It is ten times the agent's slowest answer so far, at least 500 ms, at
+// most the timeout. An agent that answers a right credential slower than
+// that is reported as not accepting it: a missed finding, never a false
+// one.
+func (p *probe) silenceWait(limit time.Duration) time.Duration {
+	if !p.answered || p.slowest <= 0 {
+		return limit
+	}
+	return min(limit, max(500*time.Millisecond, 10*p.slowest))
 }
 
 // retryBudget is a fresh per-request retry budget.
@@ -614,7 +643,9 @@ func (p *probe) tryGet(ctx context.Context, cred credential, detail string, retr
 		return false, "", err
 	}
 	defer g.Conn.Close()
+	p.quickNo = true
 	res, err := p.do(ctx, g, kindGet, detail, retries, func() (*gosnmp.SnmpPacket, error) { return g.Get([]string{oidSysDescr}) })
+	p.quickNo = false
 	if res != nil && res.PDUType == gosnmp.Report && len(res.Variables) == 1 {
 		return false, res.Variables[0].Name, err
 	}

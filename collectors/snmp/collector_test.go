@@ -558,3 +558,27 @@ func TestProbeReportsEveryAcceptedDefault(t *testing.T) {
 	}
 	assertLedgerWithinPlan(t, s.Ledger(), active.Plan([]active.Target{target}, []active.Prober{c}, l))
 }
+
+// TestSilenceWait: a credential check waits the full timeout until the
+// agent has answered something, then ten times its slowest answer, never
+// less than 500 ms nor more than the timeout.
+func TestSilenceWait(t *testing.T) {
+	limit := 3 * time.Second
+	for _, c := range []struct {
+		answered bool
+		slowest  time.Duration
+		want     time.Duration
+	}{
+		{false, 0, limit},
+		{false, 10 * time.Millisecond, limit},
+		{true, 0, limit},
+		{true, time.Millisecond, 500 * time.Millisecond},
+		{true, 120 * time.Millisecond, 1200 * time.Millisecond},
+		{true, time.Second, limit},
+	} {
+		p := &probe{answered: c.answered, slowest: c.slowest}
+		if got := p.silenceWait(limit); got != c.want {
+			t.Errorf("answered %v slowest %v: wait %v, want %v", c.answered, c.slowest, got, c.want)
+		}
+	}
+}
