@@ -7,7 +7,7 @@
 // What must not live here: any payload, banner grabbing or service
 // fingerprinting (a connect is the gentlest probe there is, and the only
 // one this package may make); UDP services (SNMP on 161 belongs to the snmp
-// prober; BACnet on 47808 is not probed).
+// prober, BACnet/IP on 47808 to the bacnet prober).
 package discovery
 
 import (
