@@ -12,6 +12,7 @@ import (
 	"github.com/otaudit/otaudit/checks"
 	"github.com/otaudit/otaudit/collectors/active"
 	"github.com/otaudit/otaudit/collectors/arpsweep"
+	"github.com/otaudit/otaudit/collectors/bacnet"
 	"github.com/otaudit/otaudit/collectors/discovery"
 	"github.com/otaudit/otaudit/collectors/modbus"
 	"github.com/otaudit/otaudit/collectors/opcua"
@@ -84,6 +85,7 @@ func (a *Agent) activeProbers(d proberDeps) []active.Prober {
 			Judge: d.judge, Logger: log.With("collector", "snmp")}),
 		modbus.New(modbus.Config{Logger: log.With("collector", "modbus")}),
 		opcua.New(opcua.Config{Logins: opcua.Logins(creds.OPCUA.Users), Judge: d.judge, Logger: log.With("collector", "opcua")}),
+		bacnet.New(bacnet.Config{Logger: log.With("collector", "bacnet")}),
 	)
 }
 

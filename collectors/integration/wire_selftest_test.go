@@ -153,6 +153,11 @@ func TestCaptureDecoderSeesWrites(t *testing.T) {
 	b.tcp("10.99.0.12", 50004, 4840, true, nil)
 	b.tcp("10.99.0.12", 50004, 4840, false, uaOPN("http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"))
 	b.tcp("10.99.0.12", 50004, 4840, false, uaMSG('F', 673))
+	// BACnet: Who-Is, ReadProperty (device 7, object-name), WriteProperty
+	// (analog-value 1, present-value).
+	b.udp("10.99.0.20", 47808, []byte{0x81, 0x0a, 0x00, 0x08, 0x01, 0x00, 0x10, 0x08})
+	b.udp("10.99.0.20", 47808, []byte{0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, 0x02, 0x00, 0x00, 0x07, 0x19, 0x4d})
+	b.udp("10.99.0.20", 47808, []byte{0x81, 0x0a, 0x00, 0x18, 0x01, 0x04, 0x00, 0x05, 0x02, 0x0f, 0x0c, 0x00, 0x80, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x42, 0x28, 0x00, 0x00, 0x3f})
 	b.udp("10.99.0.11", 9, []byte(captureMarker+"1"))
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -187,17 +192,19 @@ func TestCaptureDecoderSeesWrites(t *testing.T) {
 		"snmp get", "snmp set",
 		"opcua hello", "opcua open-secure-channel", "opcua read", "opcua continuation",
 		"opcua service WriteRequest_Encoding_DefaultBinary", "opcua open-secure-channel", "opcua secured",
+		"bacnet who-is", "bacnet read-property", "bacnet apdu type 0 service 15",
 	}
 	if !equalMultiset(got, want) {
 		t.Errorf("decoded requests\n got %q\nwant %q", got, want)
 	}
-	wantForbidden := []string{"Modbus FC 6 (write single register)", "SNMP SetRequest", "OPC UA Write request"}
+	wantForbidden := []string{"Modbus FC 6 (write single register)", "SNMP SetRequest", "OPC UA Write request",
+		"BACnet apdu type 0 service 15 (not Who-Is or ReadProperty)"}
 	if !equalMultiset(forbidden, wantForbidden) {
 		t.Errorf("forbidden = %q, want %q", forbidden, wantForbidden)
 	}
-	// 18 frames from the agent; the marker does not count
-	if a.FromAgent != 18 {
-		t.Errorf("frames from agent = %d, want 18", a.FromAgent)
+	// 21 frames from the agent; the marker does not count
+	if a.FromAgent != 21 {
+		t.Errorf("frames from agent = %d, want 21", a.FromAgent)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 	"github.com/gopcua/opcua/id"
+	"github.com/otaudit/otaudit/collectors/pcap/bacnet"
 )
 
 // captureMarker starts the payload of the UDP datagram the tests send after
@@ -84,6 +85,10 @@ func (r wireRequest) forbidden() string {
 	case "snmp":
 		if r.Code == 0xA3 {
 			return "SNMP SetRequest"
+		}
+	case "bacnet":
+		if r.Code == -1 {
+			return "BACnet " + r.Kind + " (not Who-Is or ReadProperty)"
 		}
 	case "opcua":
 		if what, ok := opcuaChangingServices[r.Code]; ok && !r.Opaque {
@@ -200,6 +205,24 @@ func analyzeCapture(path string, agent netip.Addr) (*captureAnalysis, error) {
 		switch l4 := pkt.TransportLayer().(type) {
 		case *layers.UDP:
 			req := wireRequest{Time: ci.Timestamp, Server: dst, ServerPort: uint16(l4.DstPort)}
+			if l4.DstPort == bacnet.Port {
+				req.Protocol = "bacnet"
+				m, err := bacnet.Parse(l4.Payload)
+				switch {
+				case err != nil || m.APDU == nil:
+					req.Kind = "undecodable"
+					a.Problems = append(a.Problems, fmt.Sprintf("frame %d: bacnet to %s: %v", n, dst, err))
+				case m.APDU.Type == bacnet.UnconfirmedRequest && m.APDU.Service == bacnet.ServiceWhoIs:
+					req.Kind = "who-is"
+				case m.APDU.Type == bacnet.ConfirmedRequest && m.APDU.Service == bacnet.ServiceReadProperty:
+					req.Kind = "read-property"
+				default:
+					// Anything else is a change, or at least not a read.
+					req.Kind, req.Code = fmt.Sprintf("apdu type %d service %d", m.APDU.Type, m.APDU.Service), -1
+				}
+				a.Requests = append(a.Requests, req)
+				continue
+			}
 			if l4.DstPort != 161 {
 				req.Protocol, req.Kind = "udp", fmt.Sprintf("datagram to port %d", l4.DstPort)
 				a.Requests = append(a.Requests, req)
