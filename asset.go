@@ -8,7 +8,9 @@ import (
 // Asset is a device in the inventory, merged from every observation that
 // mentions its address.
 type Asset struct {
-	// Key identifies the asset across scans: "ip:<address>".
+	// Key identifies the asset across scans: "ip:<address>", or
+	// "mac:<address>" for a device known only by what it announced on the
+	// link (IP is then the zero Addr).
 	Key  string     `json:"key"`
 	IP   netip.Addr `json:"ip"`
 	MACs []string   `json:"macs,omitempty"`
@@ -45,6 +47,10 @@ type Service struct {
 
 // AssetKey is the stable key of the asset at ip.
 func AssetKey(ip netip.Addr) string { return "ip:" + ip.String() }
+
+// MACAssetKey is the stable key of a device known only by its MAC
+// (lower-case, colon-separated).
+func MACAssetKey(mac string) string { return "mac:" + mac }
 
 // Serves reports whether the asset answers for protocol.
 func (a *Asset) Serves(protocol string) bool {

@@ -178,6 +178,10 @@ type DeviceIdentity struct {
 	Name        string     `json:"name,omitempty"`
 	Firmware    string     `json:"firmware,omitempty"`
 	Serial      string     `json:"serial,omitempty"`
+	// MAC is the announcing device's own MAC, for an identity heard on the
+	// link (LLDP, CDP, PROFINET DCP) from a device whose IP address the
+	// capture never showed; IP is then the zero Addr.
+	MAC string `json:"mac,omitempty"`
 }
 
 // SecureChannel records how a protocol session between Client and Server

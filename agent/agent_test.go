@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,53 @@ func TestBuildInventory(t *testing.T) {
 	}
 	if len(remote.Uses) != 1 || remote.Uses[0].Protocol != "modbus" {
 		t.Errorf("remote uses: %+v", remote.Uses)
+	}
+}
+
+// TestBuildInventoryLinkIdentities: an identity announced on the link by
+// MAC lands on the address that MAC belongs to; from a MAC never seen with
+// an address it makes an asset of its own, keyed by the MAC, in the zone,
+// matched against MAC-only register entries and listed after the
+// addresses; a MAC behind several addresses (a router's) names none.
+func TestBuildInventoryLinkIdentities(t *testing.T) {
+	zone := otaudit.Zone{Name: "z", CIDRs: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")},
+		Register: []otaudit.RegisteredAsset{{MAC: "00:1b:1b:02:e6:1f", Name: "cell switch", Role: "switch"}}}
+	linkID := func(mac, name string) otaudit.Observation {
+		return otaudit.Observation{Kind: otaudit.KindIdentity, Source: "pcap:t", FirstSeen: t0, LastSeen: t0,
+			Identity: &otaudit.DeviceIdentity{Method: "lldp", MAC: mac, Name: name, Model: "SCALANCE " + name}}
+	}
+	obs := []otaudit.Observation{
+		host("10.10.0.5", "00:0e:8c:00:00:05", 4),
+		host("10.10.0.1", "00:90:e8:00:00:01", 10),
+		host("10.20.0.9", "00:90:e8:00:00:01", 5), // routed through 00:90:e8:00:00:01
+		linkID("00:0e:8c:00:00:05", "plc-port"),
+		linkID("00:1b:1b:02:e6:1f", "X208"),
+		{Kind: otaudit.KindIdentity, Source: "pcap:t", FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour),
+			Identity: &otaudit.DeviceIdentity{Method: "cdp", MAC: "00:1B:1B:02:E6:1F", Firmware: "V4.1.4"}},
+		linkID("00:90:e8:00:00:01", "router"),
+		linkID("01:80:c2:00:00:0e", "group"),
+	}
+	assets := BuildInventory(&zone, obs)
+	var keys []string
+	for _, a := range assets {
+		keys = append(keys, a.Key)
+	}
+	if want := "ip:10.10.0.1 ip:10.10.0.5 ip:10.20.0.9 mac:00:1b:1b:02:e6:1f"; strings.Join(keys, " ") != want {
+		t.Fatalf("assets %v, want %s", keys, want)
+	}
+	if plc := assets[1]; plc.Name != "plc-port" || plc.Model != "SCALANCE plc-port" {
+		t.Errorf("the announcement of 10.10.0.5's MAC was not filed under it: %+v", plc)
+	}
+	for _, a := range []otaudit.Asset{assets[0], assets[2]} {
+		if a.Name == "router" {
+			t.Errorf("a router's MAC named %s", a.IP)
+		}
+	}
+	sw := assets[3]
+	if sw.IP.IsValid() || sw.Name != "X208" || sw.Model != "SCALANCE X208" || sw.Firmware != "V4.1.4" || sw.Zone != "z" ||
+		!sw.Registered || sw.Role != "switch" || !slices.Equal(sw.MACs, []string{"00:1b:1b:02:e6:1f"}) || sw.MACVendor == "" ||
+		sw.FirstSeen != t0 || sw.LastSeen != t0.Add(time.Hour) {
+		t.Errorf("switch known by MAC only: %+v", sw)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/configs/oui"
 )
 
 // BuildInventory merges the observations of one scan into assets and places
@@ -27,6 +28,9 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 			byIP[ip] = &otaudit.Asset{Key: otaudit.AssetKey(ip), IP: ip}
 		}
 	}
+	// heardOnLink are identities announced on the link by a MAC the
+	// capture never saw with an address; placed after the addresses.
+	var heardOnLink []*otaudit.Observation
 	get := func(ip netip.Addr, o *otaudit.Observation) *otaudit.Asset {
 		a := byIP[ip.Unmap()]
 		if a != nil {
@@ -59,6 +63,8 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		case otaudit.KindIdentity:
 			if a := get(o.Identity.IP, o); a != nil {
 				applyIdentity(a, o.Identity)
+			} else if !o.Identity.IP.IsValid() && o.Identity.MAC != "" {
+				heardOnLink = append(heardOnLink, o)
 			}
 		case otaudit.KindOperation:
 			get(o.Operation.Server, o)
@@ -83,7 +89,22 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 			ipsPerMAC[m]++
 		}
 	}
-	assets := make([]otaudit.Asset, 0, len(byIP))
+	byMAC := placeLinkIdentities(byIP, heardOnLink, ipsPerMAC)
+	assets := make([]otaudit.Asset, 0, len(byIP)+len(byMAC))
+	for _, a := range byMAC {
+		sort.Strings(a.Sources)
+		// A link-local announcement (LLDP, CDP, DCP) never crosses a
+		// router: the device is on the captured segment, in the zone.
+		a.Zone = zone.Name
+		if reg, ok := zone.Lookup(a.IP, a.MACs); ok {
+			a.Registered = true
+			a.Role = reg.Role
+			if a.Name == "" {
+				a.Name = reg.Name
+			}
+		}
+		assets = append(assets, *a)
+	}
 	for _, a := range byIP {
 		if len(a.MACs) > 0 && ipsPerMAC[a.MACs[0]] > 1 {
 			a.MACVendor = ""
@@ -107,8 +128,57 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		}
 		assets = append(assets, *a)
 	}
-	sort.Slice(assets, func(i, j int) bool { return assets[i].IP.Less(assets[j].IP) })
+	// Addresses in order, then the devices known only by MAC.
+	sort.Slice(assets, func(i, j int) bool {
+		a, b := assets[i], assets[j]
+		if a.IP.IsValid() != b.IP.IsValid() {
+			return a.IP.IsValid()
+		}
+		if a.IP != b.IP {
+			return a.IP.Less(b.IP)
+		}
+		return a.Key < b.Key
+	})
 	return assets
+}
+
+// placeLinkIdentities files identities announced on the link by MAC: under
+// the one address asset that MAC belongs to, else under an asset of their
+// own keyed by the MAC (a switch that only speaks LLDP, a PROFINET device
+// still waiting for its address). A MAC behind several addresses is a
+// router's and names none of them.
+func placeLinkIdentities(byIP map[netip.Addr]*otaudit.Asset, heard []*otaudit.Observation, ipsPerMAC map[string]int) map[string]*otaudit.Asset {
+	if len(heard) == 0 {
+		return nil
+	}
+	owner := map[string]*otaudit.Asset{}
+	for _, a := range byIP {
+		for _, m := range a.MACs {
+			if ipsPerMAC[m] == 1 {
+				owner[m] = a
+			}
+		}
+	}
+	byMAC := map[string]*otaudit.Asset{}
+	for _, o := range heard {
+		mac := strings.ToLower(o.Identity.MAC)
+		if isGroupMAC(mac) {
+			continue
+		}
+		a := owner[mac]
+		if a == nil && ipsPerMAC[mac] == 0 {
+			if a = byMAC[mac]; a == nil {
+				a = &otaudit.Asset{Key: otaudit.MACAssetKey(mac), MACs: []string{mac}, MACVendor: oui.LookupString(mac)}
+				byMAC[mac] = a
+			}
+		}
+		if a == nil {
+			continue
+		}
+		seen(a, o)
+		applyIdentity(a, o.Identity)
+	}
+	return byMAC
 }
 
 func seen(a *otaudit.Asset, o *otaudit.Observation) {

@@ -156,7 +156,9 @@ func newConduitMap(z otaudit.Zone, assets []otaudit.Asset, flows []boundaryFlowR
 	names := map[string]otaudit.Asset{}
 	inZone, unregistered := 0, 0
 	for _, a := range assets {
-		names[a.IP.String()] = a
+		if a.IP.IsValid() {
+			names[a.IP.String()] = a
+		}
 		if a.Zone != "" {
 			inZone++
 			if !a.Registered {

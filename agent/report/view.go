@@ -826,7 +826,7 @@ func assets(as []otaudit.Asset, fs []otaudit.Finding) []assetView {
 	out := make([]assetView, 0, len(sorted))
 	for _, a := range sorted {
 		av := assetView{
-			IP: a.IP.String(), Name: a.Name, Vendor: a.Vendor, Model: a.Model, Firmware: a.Firmware, Role: a.Role,
+			IP: ipText(a.IP), Name: a.Name, Vendor: a.Vendor, Model: a.Model, Firmware: a.Firmware, Role: a.Role,
 			Zone: cmp.Or(a.Zone, "outside"), Inside: a.Zone != "", Registered: a.Registered,
 			Serves: services(a.Services), Uses: services(a.Uses),
 			FirstSeen: stamp(a.FirstSeen), LastSeen: stamp(a.LastSeen), OpenFindings: open[a.Key],
@@ -886,4 +886,12 @@ func summarise(v view, d Data) summary {
 		}
 	}
 	return s
+}
+
+// ipText is the address, or "-" for a device known only by its MAC.
+func ipText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "-"
+	}
+	return ip.String()
 }

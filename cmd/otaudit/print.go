@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,14 @@ import (
 )
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// ipCell is the address, or "-" for a device known only by its MAC.
+func ipCell(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "-"
+	}
+	return ip.String()
+}
 
 func dash(s string) string {
 	if s == "" {
@@ -108,7 +117,7 @@ func printAssets(w io.Writer, assets []otaudit.Asset) {
 		if zone == "" {
 			zone = "(outside)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.IP, dash(strings.Join(a.MACs, ",")),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ipCell(a.IP), dash(strings.Join(a.MACs, ",")),
 			dash(tableCell(cmp.Or(a.Vendor, a.MACVendor))), dash(tableCell(a.Model)), dash(tableCell(a.Firmware)), dash(a.Role), zone, reg,
 			dash(services(a.Services)), dash(services(a.Uses)))
 	}
