@@ -11,6 +11,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,7 +21,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -36,30 +40,36 @@ type childResult struct {
 	Seconds float64 `json:"seconds"`
 	Obs     int     `json:"observations,omitempty"`
 	Errors  int64   `json:"decode_errors,omitempty"`
+	// Digest is a SHA-256 of the observations and statistics as JSON, so
+	// two builds can be checked to report the same thing on the capture.
+	Digest string `json:"digest,omitempty"`
 }
 
 func main() {
 	child := flag.String("child", "", "internal: run one measurement (analyze|raw) on -file")
 	file := flag.String("file", "", "internal: capture for -child")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
+	memprof := flag.String("memprofile", "", "write a heap profile (allocations; in-use at its end) of otaudit's analysis of the base capture here")
+	digest := flag.Bool("digest", false, "print a SHA-256 of otaudit's result as JSON (to check that two builds report the same; the encoding adds to the peak RSS)")
+	procs := flag.Int("procs", 0, "GOMAXPROCS of the measured children (0: leave as is; the issue's headline figure is for 1)")
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
 	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
 	flag.Parse()
 	if *child != "" {
-		if err := runChild(*child, *file, *cpuprof); err != nil {
+		if err := runChild(*child, *file, *cpuprof, *memprof, *digest); err != nil {
 			fmt.Fprintln(os.Stderr, "benchpcap:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*packets, *dir, *cpuprof, *noTshark); err != nil {
+	if err := run(*packets, *dir, *cpuprof, *memprof, *procs, *digest, *noTshark); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpcap:", err)
 		os.Exit(1)
 	}
 }
 
-func runChild(mode, file, cpuprof string) error {
+func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 	start := time.Now()
 	var res childResult
 	switch mode {
@@ -80,7 +90,19 @@ func runChild(mode, file, cpuprof string) error {
 		if err != nil {
 			return err
 		}
-		res = childResult{Packets: r.Stats.Packets, Obs: len(r.Observations), Errors: r.Stats.DecodeErrors}
+		res = childResult{Packets: r.Stats.Packets, Seconds: time.Since(start).Seconds(), Obs: len(r.Observations), Errors: r.Stats.DecodeErrors}
+		if memprof != "" {
+			if err := writeHeapProfile(memprof); err != nil {
+				return err
+			}
+		}
+		if digest {
+			sum := sha256.New()
+			if err := json.NewEncoder(sum).Encode(r); err != nil {
+				return err
+			}
+			res.Digest = hex.EncodeToString(sum.Sum(nil))[:16]
+		}
 	case "raw":
 		f, err := os.Open(file)
 		if err != nil {
@@ -101,11 +123,26 @@ func runChild(mode, file, cpuprof string) error {
 			}
 			res.Packets++
 		}
+		res.Seconds = time.Since(start).Seconds()
 	default:
 		return fmt.Errorf("unknown -child %q", mode)
 	}
-	res.Seconds = time.Since(start).Seconds()
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// writeHeapProfile writes the heap profile at the end of the analysis,
+// while its result is still live.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 type measurement struct {
@@ -142,12 +179,24 @@ func measure(tool string, cmd *exec.Cmd, parse bool) (measurement, error) {
 		m.packets, m.seconds = r.Packets, r.Seconds
 		if r.Obs > 0 {
 			m.note = fmt.Sprintf("%d observations, %d decode errors", r.Obs, r.Errors)
+			if r.Digest != "" {
+				m.note += ", digest " + r.Digest
+			}
 		}
 	}
 	return m, nil
 }
 
-func run(packets int64, dir, cpuprof string, noTshark bool) error {
+// child is a measured child process, with GOMAXPROCS set when procs > 0.
+func child(procs int, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	if procs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	}
+	return cmd
+}
+
+func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshark bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "otaudit-bench-pcap-")
 		if err != nil {
@@ -194,12 +243,18 @@ func run(packets int64, dir, cpuprof string, noTshark bool) error {
 		if cpuprof != "" && c.repeat == 1 {
 			args = append(args, "-cpuprofile", cpuprof)
 		}
-		m, err := measure("otaudit analysis", exec.Command(self, args...), true)
+		if memprof != "" && c.repeat == 1 {
+			args = append(args, "-memprofile", memprof)
+		}
+		if digest {
+			args = append(args, "-digest")
+		}
+		m, err := measure("otaudit analysis", child(procs, self, args...), true)
 		if err != nil {
 			return err
 		}
 		ms = append(ms, m)
-		if m, err = measure("pcapgo raw read", exec.Command(self, "-child", "raw", "-file", path), true); err != nil {
+		if m, err = measure("pcapgo raw read", child(procs, self, "-child", "raw", "-file", path), true); err != nil {
 			return err
 		}
 		ms = append(ms, m)
@@ -240,6 +295,9 @@ func run(packets int64, dir, cpuprof string, noTshark bool) error {
 	}
 	if tshark == "" {
 		fmt.Println("tshark not installed: the peer column is empty")
+	}
+	if procs > 0 {
+		fmt.Printf("otaudit and the raw read ran with GOMAXPROCS=%d\n", procs)
 	}
 	if cpuprof != "" {
 		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)
