@@ -309,8 +309,8 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 	if !clientIsSource(p) {
 		cli, srv, sport, d = p.dst, p.src, p.sport, toClient
 	}
-	proto := udpPorts[sport]
-	if udpDissectors[proto] != nil {
+	proto, dissected := udpPortProtocol(sport)
+	if dissected {
 		return false
 	}
 	f := a.flowAgg(flowKey{cli: cli, srv: srv, t: l4UDP, port: sport, proto: proto}, p.ts, p.ts, p.frame)
