@@ -27,8 +27,9 @@ type analysis struct {
 	log      *slog.Logger
 	maxFlows int
 	stats    Stats
-	// nextSweep is the capture time of the next idle sweep.
-	nextSweep time.Time
+	// wheel finds quiet conversations (idle.go).
+	wheel     idleWheel
+	closedGen uint32
 
 	dec *decoder
 	pkt packet
@@ -135,7 +136,8 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 			continue
 		}
 		a.packet(link, data, a.stats.Packets, ts, ci.Length)
-		a.maybeSweep(ts)
+
+		a.expireIdle(ts)
 	}
 	if a.stats.Packets > 0 && len(a.unsupportedLinks) > 0 {
 		var n int64

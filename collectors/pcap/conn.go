@@ -84,6 +84,11 @@ type conn struct {
 
 	// detail is what the dissector learnt of a remote session.
 	detail string
+
+	// wheelSlot and wheelIdx-1 locate c in the idle wheel (idle.go);
+	// wheelIdx is 0 when c is in no slot.
+	wheelSlot uint16
+	wheelIdx  int32
 }
 
 // clientIsSource decides which end of a new conversation is the client:
@@ -162,6 +167,10 @@ func (a *analysis) transportPacket(p *packet) {
 	}
 	k := makeConnKey(p)
 	c := a.conns[k]
+	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
+		a.expire(c)
+		c = nil
+	}
 	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
 		return
 	}
@@ -176,6 +185,7 @@ func (a *analysis) transportPacket(p *packet) {
 		}
 		c = a.newConn(p)
 		a.conns[k] = c
+		a.schedule(c)
 	}
 	d := c.direction(p)
 	c.packets++
@@ -184,8 +194,11 @@ func (a *analysis) transportPacket(p *packet) {
 		if p.syn && !p.ack {
 			c.synSeen = true
 		}
-		if p.fin || p.rst {
+		if (p.fin || p.rst) && !c.closed {
 			c.closed = true
+			// Its limit shrank to halfClosedQuiet.
+			a.unschedule(c)
+			a.schedule(c)
 		}
 		if p.fin {
 			c.finSeen |= 1 << d
@@ -233,21 +246,34 @@ func (a *analysis) transportPacket(p *packet) {
 // A payload in such a segment is not dissected: after both FINs or a RST
 // it is a retransmission of what was delivered, or not a stream anymore.
 type closedConn struct {
-	cli     netip.Addr
-	cport   uint16
-	session int32 // index in analysis.sessions, -1 for none
 	last    time.Time
 	flow    *flowAgg // nil when the flow table was full
+	session int32    // index in analysis.sessions, -1 for none
+	gen     uint32   // tells the entry from an earlier one in the expiry queue
+	// cliIsA says the client is the (a, pa) end of the key.
+	cliIsA bool
 }
+
+// maxClosed bounds the recently-closed set: when it is full, the entry
+// folded longest ago goes (counted in Stats.ClosedEvictions). Late segments
+// come within seconds; a busy link closes hundreds of connections a second
+// (each web fetch is one), and a set sized by closedIdle held the 4-tuples
+// of minutes of them.
+const maxClosed = 1 << 14
 
 // foldClosed folds c and leaves a closedConn for its late segments.
 func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
+	a.unschedule(c)
 	delete(a.conns, k)
-	if len(a.closed) >= a.maxFlows {
-		return // late segments will look like a new conversation
+	if len(a.closed) >= min(maxClosed, a.maxFlows) {
+		a.evictClosed()
 	}
-	a.closed[k] = closedConn{cli: c.cli, cport: c.cport, session: int32(session), last: c.last, flow: flow}
+	a.closedGen++
+	t := closedConn{last: c.last, flow: flow, session: int32(session), gen: a.closedGen,
+		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
+	a.closed[k] = t
+	a.queueClosed(k, t)
 }
 
 // lateSegment accounts p to a connection folded by foldClosed; false when
@@ -257,12 +283,12 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 	if !ok {
 		return false
 	}
-	if p.syn && !p.ack {
+	if (p.syn && !p.ack) || p.ts.Sub(t.last) > closedIdle {
 		delete(a.closed, k)
 		return false
 	}
 	d := toClient
-	if p.src == t.cli && p.sport == t.cport {
+	if (p.src.As16() == k.a && p.sport == k.pa) == t.cliIsA {
 		d = toServer
 	}
 	n := int64(len(p.payload))
@@ -332,6 +358,7 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 // session are aggregated, and the conversation leaves the table.
 func (a *analysis) fold(c *conn) {
 	a.finish(c)
+	a.unschedule(c)
 	delete(a.conns, c.key())
 }
 
@@ -365,53 +392,6 @@ func (a *analysis) evictConns() {
 	for _, c := range all[:n] {
 		a.fold(c)
 		a.stats.Evictions++
-	}
-}
-
-// Idle limits, measured in capture time so a replay gives the same result.
-const (
-	closedIdle = 2 * time.Minute
-	tcpIdle    = time.Hour
-	udpIdle    = 10 * time.Minute
-)
-
-// sweepInterval is how much capture time passes between idle sweeps: a
-// quarter of the shortest idle limit. Sweeping by packet count instead
-// scanned the whole table thousands of times on a fast link, for
-// connections that could not have expired yet.
-const sweepInterval = closedIdle / 4
-
-// maybeSweep runs sweepIdle once per sweepInterval of capture time.
-func (a *analysis) maybeSweep(now time.Time) {
-	if a.nextSweep.IsZero() {
-		a.nextSweep = now.Add(sweepInterval)
-		return
-	}
-	if now.Before(a.nextSweep) {
-		return
-	}
-	a.sweepIdle(now)
-	a.nextSweep = now.Add(sweepInterval)
-}
-
-// sweepIdle folds conversations that have been quiet long enough that
-// keeping them only costs memory.
-func (a *analysis) sweepIdle(now time.Time) {
-	var idle []*conn
-	for _, c := range a.conns {
-		quiet := now.Sub(c.last)
-		if (c.closed && quiet > closedIdle) || (c.t == l4TCP && quiet > tcpIdle) || (c.t == l4UDP && quiet > udpIdle) {
-			idle = append(idle, c)
-		}
-	}
-	slices.SortFunc(idle, func(x, y *conn) int { return cmp.Compare(x.firstFrame, y.firstFrame) })
-	for _, c := range idle {
-		a.fold(c)
-	}
-	for k, t := range a.closed {
-		if now.Sub(t.last) > closedIdle {
-			delete(a.closed, k)
-		}
 	}
 }
 

@@ -98,11 +98,11 @@ func TestSYNAfterClosedConnectionStartsANewOne(t *testing.T) {
 func TestClosedEntriesExpire(t *testing.T) {
 	a := runAnalysis(t, capture(t, closedSSH(t).frames...))
 	last := a.stats.LastPacket
-	a.sweepIdle(last.Add(closedIdle))
+	a.expireIdle(last.Add(closedIdle))
 	if len(a.closed) != 1 {
 		t.Fatalf("closed entry gone before closedIdle")
 	}
-	a.sweepIdle(last.Add(closedIdle + time.Second))
+	a.expireIdle(last.Add(closedIdle + time.Second))
 	if len(a.closed) != 0 {
 		t.Fatalf("closed entry kept after closedIdle")
 	}

@@ -1,0 +1,194 @@
+package pcap
+
+import "time"
+
+// Idle limits, measured in capture time so a replay gives the same result.
+// A conversation quiet for longer than its limit is over: the next packet
+// of its 4-tuple starts a new one. These rules are applied exactly when a
+// packet arrives (transportPacket, lateSegment); the wheel below only
+// gives the memory of quiet conversations back without waiting for one.
+const (
+	// closedIdle is how long a closed connection's 4-tuple still belongs to
+	// it: later segments (a last ACK, retransmissions) are counted to it.
+	closedIdle = 2 * time.Minute
+	// halfClosedQuiet is how long a connection that sent a FIN one way (or
+	// a RST, with segments still waiting for a hole) stays in the table for
+	// more data before it is folded, its 4-tuple kept for closedIdle as for
+	// a connection closed both ways. Web clients close one way and leave
+	// the rest to the server: such connections made up most of the table.
+	halfClosedQuiet = 15 * time.Second
+	tcpIdle         = time.Hour
+	udpIdle         = 10 * time.Minute
+)
+
+// idleLimit is how long c may stay quiet before it is folded.
+func (c *conn) idleLimit() time.Duration {
+	switch {
+	case c.closed:
+		return halfClosedQuiet
+	case c.t == l4TCP:
+		return tcpIdle
+	}
+	return udpIdle
+}
+
+// wheelSlots is the number of one-second slots of the timing wheel: more
+// than the longest idle limit, so a slot is reached once per limit.
+const wheelSlots = 4096
+
+// idleWheel finds the conversations that have gone quiet without scanning
+// the whole table (which cost a sweep of 100k+ connections every 30 s of
+// capture time): each connection sits in the slot of the second after its
+// deadline, computed from its last packet when it was put there. A packet
+// does not move its connection; when the slot comes round, a connection
+// still within its limit is put in the slot of its new deadline, others
+// are folded. Closed connections' 4-tuples (analysis.closed) expire in a
+// first-in, first-out queue, in order of their folding, which is also the
+// order they are evicted in when the set is full.
+type idleWheel struct {
+	slots   [wheelSlots][]*conn
+	cur     int64 // the last second (Unix time) whose slot was processed
+	started bool
+
+	closedQ    []closedRef
+	closedHead int
+}
+
+// closedRef queues a closed entry for expiry; gen tells it from a later
+// entry for the same 4-tuple.
+type closedRef struct {
+	k   connKey
+	gen uint32
+	due int64 // Unix second after which to look at the entry
+}
+
+// schedule puts c in the slot of the second after its deadline.
+func (a *analysis) schedule(c *conn) {
+	w := &a.wheel
+	due := c.last.Add(c.idleLimit()).Unix() + 1
+	if !w.started {
+		w.started, w.cur = true, c.last.Unix()
+	}
+	due = min(max(due, w.cur+1), w.cur+wheelSlots-1)
+	s := &w.slots[due%wheelSlots]
+	*s = append(*s, c)
+	c.wheelSlot, c.wheelIdx = uint16(due%wheelSlots), int32(len(*s))
+}
+
+// unschedule takes c out of its slot (the last entry of the slot takes its
+// place).
+func (a *analysis) unschedule(c *conn) {
+	if c.wheelIdx == 0 {
+		return
+	}
+	s := &a.wheel.slots[c.wheelSlot]
+	i, last := int(c.wheelIdx-1), len(*s)-1
+	if i != last {
+		m := (*s)[last]
+		(*s)[i], m.wheelIdx = m, int32(i+1)
+	}
+	(*s)[last] = nil
+	*s = (*s)[:last]
+	c.wheelIdx = 0
+}
+
+// expireIdle processes the wheel's slots up to the second of now, once
+// per second of capture time.
+func (a *analysis) expireIdle(now time.Time) {
+	w := &a.wheel
+	sec := now.Unix()
+	if !w.started {
+		w.started, w.cur = true, sec
+		return
+	}
+	if sec <= w.cur {
+		return
+	}
+	from := w.cur + 1
+	if sec-from >= wheelSlots { // a jump in time: every slot once
+		from = sec - wheelSlots + 1
+	}
+	for s := from; s <= sec; s++ {
+		w.cur = s
+		a.expireSlot(s, now)
+	}
+	a.expireClosed(now)
+}
+
+func (a *analysis) expireSlot(sec int64, now time.Time) {
+	s := &a.wheel.slots[sec%wheelSlots]
+	list := *s
+	for _, c := range list {
+		c.wheelIdx = 0
+		if now.Sub(c.last) <= c.idleLimit() {
+			a.schedule(c)
+			continue
+		}
+		a.expire(c)
+	}
+	clear(list)
+	// A slot that held a burst gives its array back rather than keep it
+	// for the next round.
+	if cap(list) > 64 {
+		*s = nil
+	} else {
+		*s = list[:0]
+	}
+}
+
+// expire folds c, which was quiet for longer than its limit: a closed
+// connection keeps its 4-tuple for its late segments.
+func (a *analysis) expire(c *conn) {
+	if c.closed {
+		a.foldClosed(c.key(), c)
+		return
+	}
+	a.fold(c)
+}
+
+// expireClosed drops the closed entries quiet for longer than closedIdle.
+func (a *analysis) expireClosed(now time.Time) {
+	w := &a.wheel
+	sec := now.Unix()
+	for w.closedHead < len(w.closedQ) && w.closedQ[w.closedHead].due <= sec {
+		r := w.closedQ[w.closedHead]
+		w.closedQ[w.closedHead] = closedRef{}
+		w.closedHead++
+		t, ok := a.closed[r.k]
+		if !ok || t.gen != r.gen {
+			continue // gone already, or a later connection's entry
+		}
+		if now.Sub(t.last) > closedIdle {
+			delete(a.closed, r.k)
+			continue
+		}
+		// Late segments kept it alive: look again at its new deadline.
+		r.due = t.last.Add(closedIdle).Unix() + 1
+		w.closedQ = append(w.closedQ, r)
+	}
+	if w.closedHead > 1024 && w.closedHead*2 > len(w.closedQ) {
+		n := copy(w.closedQ, w.closedQ[w.closedHead:])
+		clear(w.closedQ[n:])
+		w.closedQ, w.closedHead = w.closedQ[:n], 0
+	}
+}
+
+// evictClosed drops the entry folded longest ago.
+func (a *analysis) evictClosed() {
+	w := &a.wheel
+	for w.closedHead < len(w.closedQ) {
+		r := w.closedQ[w.closedHead]
+		w.closedQ[w.closedHead] = closedRef{}
+		w.closedHead++
+		if t, ok := a.closed[r.k]; ok && t.gen == r.gen {
+			delete(a.closed, r.k)
+			a.stats.ClosedEvictions++
+			return
+		}
+	}
+}
+
+// queueClosed queues the closed entry just stored for k.
+func (a *analysis) queueClosed(k connKey, t closedConn) {
+	a.wheel.closedQ = append(a.wheel.closedQ, closedRef{k: k, gen: t.gen, due: t.last.Add(closedIdle).Unix() + 1})
+}
