@@ -40,8 +40,8 @@ type childResult struct {
 	Seconds float64 `json:"seconds"`
 	Obs     int     `json:"observations,omitempty"`
 	Errors  int64   `json:"decode_errors,omitempty"`
-	// Digest is a SHA-256 of the observations and statistics as JSON, so
-	// two builds can be checked to report the same thing on the capture.
+	// Digest is a SHA-256 of the observations as JSON, so two builds can
+	// be checked to report the same thing on the capture.
 	Digest string `json:"digest,omitempty"`
 }
 
@@ -50,7 +50,7 @@ func main() {
 	file := flag.String("file", "", "internal: capture for -child")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
 	memprof := flag.String("memprofile", "", "write a heap profile (allocations; in-use at its end) of otaudit's analysis of the base capture here")
-	digest := flag.Bool("digest", false, "print a SHA-256 of otaudit's result as JSON (to check that two builds report the same; the encoding adds to the peak RSS)")
+	digest := flag.Bool("digest", false, "print a SHA-256 of otaudit's observations as JSON (to check that two builds report the same; the encoding adds to the peak RSS)")
 	procs := flag.Int("procs", 0, "GOMAXPROCS of the measured children (0: leave as is; the issue's headline figure is for 1)")
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
@@ -98,7 +98,7 @@ func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 		}
 		if digest {
 			sum := sha256.New()
-			if err := json.NewEncoder(sum).Encode(r); err != nil {
+			if err := json.NewEncoder(sum).Encode(r.Observations); err != nil {
 				return err
 			}
 			res.Digest = hex.EncodeToString(sum.Sum(nil))[:16]
