@@ -28,8 +28,7 @@ type analysis struct {
 	maxFlows int
 	stats    Stats
 	// wheel finds quiet conversations (idle.go).
-	wheel     idleWheel
-	closedGen uint32
+	wheel idleWheel
 
 	dec *decoder
 	pkt packet
@@ -46,7 +45,7 @@ type analysis struct {
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
-	closed  map[connKey]closedConn // folded connections' late segments (conn.go)
+	closed  closedSet // folded connections' late segments (conn.go)
 	flows   map[flowKey]*flowAgg
 	ops     map[opKey]*opAgg
 	idents  map[identKey]*identAgg
@@ -68,7 +67,6 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		hosts:            map[hostKey]*hostAgg{},
 		targets:          map[netip.Addr]*seenAgg{},
 		conns:            map[connKey]*conn{},
-		closed:           map[connKey]closedConn{},
 		flows:            map[flowKey]*flowAgg{},
 		ops:              map[opKey]*opAgg{},
 		idents:           map[identKey]*identAgg{},

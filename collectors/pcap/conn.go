@@ -246,12 +246,13 @@ func (a *analysis) transportPacket(p *packet) {
 // A payload in such a segment is not dissected: after both FINs or a RST
 // it is a retransmission of what was delivered, or not a stream anymore.
 type closedConn struct {
+	k       connKey
 	last    time.Time
 	flow    *flowAgg // nil when the flow table was full
 	session int32    // index in analysis.sessions, -1 for none
-	gen     uint32   // tells the entry from an earlier one in the expiry queue
 	// cliIsA says the client is the (a, pa) end of the key.
 	cliIsA bool
+	used   bool
 }
 
 // maxClosed bounds the recently-closed set: when it is full, the entry
@@ -261,30 +262,79 @@ type closedConn struct {
 // of minutes of them.
 const maxClosed = 1 << 14
 
+// closedSet is the recently-closed set: a ring of entries in the order
+// they were folded, and an index from 4-tuple to ring slot. An entry past
+// its closedIdle is treated as absent when looked up (lateSegment); it
+// keeps its slot until the ring comes round, so expiry costs nothing and
+// the memory is fixed.
+type closedSet struct {
+	ring  []closedConn // allocated on the first fold, min(maxClosed, maxFlows) long
+	next  int          // slot the next entry goes to (the oldest when full)
+	index map[connKey]int32
+}
+
+func (s *closedSet) len() int { return len(s.index) }
+
+// put stores t in the slot of the oldest entry, which it evicts; true when
+// that entry was still in the set.
+func (s *closedSet) put(t closedConn, size int) (evicted bool) {
+	if s.ring == nil {
+		s.ring = make([]closedConn, size)
+		s.index = make(map[connKey]int32, size)
+	}
+	slot := &s.ring[s.next]
+	if slot.used {
+		delete(s.index, slot.k)
+		evicted = true
+	}
+	t.used = true
+	*slot = t
+	s.index[t.k] = int32(s.next)
+	s.next = (s.next + 1) % len(s.ring)
+	return evicted
+}
+
+// get returns the entry for k, or nil.
+func (s *closedSet) get(k connKey) *closedConn {
+	i, ok := s.index[k]
+	if !ok {
+		return nil
+	}
+	return &s.ring[i]
+}
+
+// drop forgets the entry t (from get).
+func (s *closedSet) drop(t *closedConn) {
+	delete(s.index, t.k)
+	t.used = false
+}
+
 // foldClosed folds c and leaves a closedConn for its late segments.
 func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
 	a.unschedule(c)
 	delete(a.conns, k)
-	if len(a.closed) >= min(maxClosed, a.maxFlows) {
-		a.evictClosed()
-	}
-	a.closedGen++
-	t := closedConn{last: c.last, flow: flow, session: int32(session), gen: a.closedGen,
+	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
-	a.closed[k] = t
-	a.queueClosed(k, t)
+	if old := a.closed.get(k); old != nil {
+		a.closed.drop(old) // the 4-tuple was reused: the new entry replaces it
+	}
+	if a.closed.put(t, min(maxClosed, a.maxFlows)) {
+		// Its slot may still hold an entry past its closedIdle, which
+		// is no loss; counting those too keeps the count simple.
+		a.stats.ClosedEvictions++
+	}
 }
 
 // lateSegment accounts p to a connection folded by foldClosed; false when
 // there is none, or p opens a new connection on the same 4-tuple.
 func (a *analysis) lateSegment(k connKey, p *packet) bool {
-	t, ok := a.closed[k]
-	if !ok {
+	t := a.closed.get(k)
+	if t == nil {
 		return false
 	}
 	if (p.syn && !p.ack) || p.ts.Sub(t.last) > closedIdle {
-		delete(a.closed, k)
+		a.closed.drop(t)
 		return false
 	}
 	d := toClient
@@ -313,7 +363,6 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 		}
 	}
 	t.last = p.ts
-	a.closed[k] = t
 	return true
 }
 

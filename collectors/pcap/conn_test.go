@@ -3,6 +3,7 @@ package pcap
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -40,8 +41,8 @@ func runAnalysis(t *testing.T, b []byte) *analysis {
 func TestClosedConnectionLeavesTableAndCountsLateSegments(t *testing.T) {
 	s := closedSSH(t)
 	a := runAnalysis(t, capture(t, s.frames...))
-	if len(a.conns) != 0 || len(a.closed) != 1 {
-		t.Fatalf("after both FINs: %d connections in the table, %d closed entries; want 0 and 1", len(a.conns), len(a.closed))
+	if len(a.conns) != 0 || a.closed.len() != 1 {
+		t.Fatalf("after both FINs: %d connections in the table, %d closed entries; want 0 and 1", len(a.conns), a.closed.len())
 	}
 	r := a.result()
 	var flows []*otaudit.Flow
@@ -73,8 +74,8 @@ func TestSYNAfterClosedConnectionStartsANewOne(t *testing.T) {
 	s := closedSSH(t)
 	again := newTCPSession(t, "10.0.0.1", 50022, "10.0.0.2", 22).client([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
 	a := runAnalysis(t, capture(t, append(s.frames, again.frames...)...))
-	if len(a.closed) != 0 || len(a.conns) != 1 {
-		t.Fatalf("after a new SYN: %d closed entries, %d connections; want 0 and 1", len(a.closed), len(a.conns))
+	if a.closed.len() != 0 || len(a.conns) != 1 {
+		t.Fatalf("after a new SYN: %d closed entries, %d connections; want 0 and 1", a.closed.len(), len(a.conns))
 	}
 	r := a.result()
 	n := 0
@@ -93,17 +94,108 @@ func TestSYNAfterClosedConnectionStartsANewOne(t *testing.T) {
 	}
 }
 
-// TestClosedEntriesExpire: a closed entry lives as long as the closed
-// connection would have idled in the table, then goes.
-func TestClosedEntriesExpire(t *testing.T) {
-	a := runAnalysis(t, capture(t, closedSSH(t).frames...))
-	last := a.stats.LastPacket
-	a.expireIdle(last.Add(closedIdle))
-	if len(a.closed) != 1 {
-		t.Fatalf("closed entry gone before closedIdle")
+// flowsOf returns the flow observations of r.
+func flowsOf(r *Result) []*otaudit.Flow {
+	var flows []*otaudit.Flow
+	for _, o := range r.Observations {
+		if o.Kind == otaudit.KindFlow {
+			flows = append(flows, o.Flow)
+		}
 	}
-	a.expireIdle(last.Add(closedIdle + time.Second))
-	if len(a.closed) != 0 {
-		t.Fatalf("closed entry kept after closedIdle")
+	return flows
+}
+
+// TestClosedEntriesExpire: a closed entry counts late segments for
+// closedIdle after the connection's last packet; a segment after that
+// is a new conversation of its own.
+func TestClosedEntriesExpire(t *testing.T) {
+	s := closedSSH(t)
+	late := frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 50022, dport: 22, seq: s.cseq + 1, ack: true})
+	ts := every(t0, time.Millisecond, len(s.frames))
+	last := ts[len(ts)-1]
+	for _, c := range []struct {
+		after     time.Duration
+		wantFlows int
+	}{{closedIdle, 1}, {closedIdle + time.Second, 2}} {
+		frames := append(append([][]byte{}, s.frames...), late)
+		a := runAnalysis(t, timedCapture(1, append(append([]time.Time{}, ts...), last.Add(c.after)), frames...))
+		flows := flowsOf(a.result())
+		n := int64(0)
+		for _, f := range flows {
+			n += f.Packets
+		}
+		// After closedIdle the late ACK is a conversation of its own; its
+		// direction is guessed from the ports, so it lands in the same
+		// flow or in a second one: either way the packet is counted.
+		if n != int64(len(frames)) {
+			t.Errorf("late segment %v after the last: %d packets in flows, want %d", c.after, n, len(frames))
+		}
+		conns := 0
+		for _, f := range flows {
+			conns += int(f.Connections)
+		}
+		if c.after <= closedIdle && (len(flows) != 1 || a.stats.Packets != int64(len(frames))) {
+			t.Errorf("late segment %v after the last: flows %+v, want the one ssh flow", c.after, flows)
+		}
+		if conns != 1 {
+			t.Errorf("late segment %v after the last: %d connections, want 1 (no SYN in the late one)", c.after, conns)
+		}
+	}
+}
+
+// TestHalfClosedConnectionFoldsAfterQuiet: a connection closed one way
+// leaves the table after halfClosedQuiet of silence, not before, and its
+// 4-tuple is kept: a later retransmission still counts to its flow.
+func TestHalfClosedConnectionFoldsAfterQuiet(t *testing.T) {
+	s := newTCPSession(t, "10.0.0.1", 50080, "10.0.0.2", 80).
+		client([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).
+		server([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")).
+		fin()
+	other := frame(t, segment{src: "10.0.0.3", dst: "10.0.0.4", sport: 1234, dport: 5678, udp: true, payload: []byte("x")})
+	retrans := frame(t, segment{src: "10.0.0.2", dst: "10.0.0.1", sport: 80, dport: 50080, seq: 1, ack: true})
+	ts := every(t0, time.Millisecond, len(s.frames))
+	last := ts[len(ts)-1]
+
+	k := connKeyOf(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 50080, 80, l4TCP)
+	// Another packet within the quiet time: still in the table.
+	a := runAnalysis(t, timedCapture(1, append(append([]time.Time{}, ts...), last.Add(halfClosedQuiet)), append(append([][]byte{}, s.frames...), other)...))
+	if _, ok := a.conns[k]; !ok || a.closed.len() != 0 {
+		t.Fatalf("within the quiet time: in the table %v, %d closed entries; want true and 0", ok, a.closed.len())
+	}
+	// After it (the wheel's second granularity included): folded.
+	frames := append(append([][]byte{}, s.frames...), other, retrans)
+	times := append(append([]time.Time{}, ts...), last.Add(halfClosedQuiet+2*time.Second), last.Add(halfClosedQuiet+3*time.Second))
+	a = runAnalysis(t, timedCapture(1, times, frames...))
+	if _, ok := a.conns[k]; ok {
+		t.Fatalf("half-closed connection still in the table after %v of quiet", halfClosedQuiet+2*time.Second)
+	}
+	var web *otaudit.Flow
+	for _, f := range flowsOf(a.result()) {
+		if f.ServerPort == 80 {
+			if web != nil {
+				t.Fatalf("two flows to port 80: the retransmission started a new conversation")
+			}
+			web = f
+		}
+	}
+	if web == nil || web.Packets != int64(len(s.frames)+1) || web.Connections != 1 || web.Protocol != "http" {
+		t.Fatalf("web flow = %+v; want one http connection of %d packets", web, len(s.frames)+1)
+	}
+}
+
+// TestClosedSetIsBounded: past maxClosed folded connections the oldest
+// entries are evicted and counted.
+func TestClosedSetIsBounded(t *testing.T) {
+	a := newAnalysis("bound.pcap", testJudge, discardLogger(), 1<<20)
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	for i := range maxClosed + 10 {
+		p := &packet{frame: int64(i + 1), ts: t0, src: cli, dst: srv, sport: uint16(1024 + i%60000), dport: 80, transport: l4TCP, rst: true, hasIP: true}
+		if i >= 60000 {
+			p.src = netip.MustParseAddr("10.0.0.3")
+		}
+		a.transportPacket(p)
+	}
+	if a.closed.len() != maxClosed || a.stats.ClosedEvictions != 10 {
+		t.Fatalf("closed set holds %d entries, %d evictions; want %d and 10", a.closed.len(), a.stats.ClosedEvictions, maxClosed)
 	}
 }

@@ -42,24 +42,11 @@ const wheelSlots = 4096
 // deadline, computed from its last packet when it was put there. A packet
 // does not move its connection; when the slot comes round, a connection
 // still within its limit is put in the slot of its new deadline, others
-// are folded. Closed connections' 4-tuples (analysis.closed) expire in a
-// first-in, first-out queue, in order of their folding, which is also the
-// order they are evicted in when the set is full.
+// are folded.
 type idleWheel struct {
 	slots   [wheelSlots][]*conn
 	cur     int64 // the last second (Unix time) whose slot was processed
 	started bool
-
-	closedQ    []closedRef
-	closedHead int
-}
-
-// closedRef queues a closed entry for expiry; gen tells it from a later
-// entry for the same 4-tuple.
-type closedRef struct {
-	k   connKey
-	gen uint32
-	due int64 // Unix second after which to look at the entry
 }
 
 // schedule puts c in the slot of the second after its deadline.
@@ -112,7 +99,6 @@ func (a *analysis) expireIdle(now time.Time) {
 		w.cur = s
 		a.expireSlot(s, now)
 	}
-	a.expireClosed(now)
 }
 
 func (a *analysis) expireSlot(sec int64, now time.Time) {
@@ -144,51 +130,4 @@ func (a *analysis) expire(c *conn) {
 		return
 	}
 	a.fold(c)
-}
-
-// expireClosed drops the closed entries quiet for longer than closedIdle.
-func (a *analysis) expireClosed(now time.Time) {
-	w := &a.wheel
-	sec := now.Unix()
-	for w.closedHead < len(w.closedQ) && w.closedQ[w.closedHead].due <= sec {
-		r := w.closedQ[w.closedHead]
-		w.closedQ[w.closedHead] = closedRef{}
-		w.closedHead++
-		t, ok := a.closed[r.k]
-		if !ok || t.gen != r.gen {
-			continue // gone already, or a later connection's entry
-		}
-		if now.Sub(t.last) > closedIdle {
-			delete(a.closed, r.k)
-			continue
-		}
-		// Late segments kept it alive: look again at its new deadline.
-		r.due = t.last.Add(closedIdle).Unix() + 1
-		w.closedQ = append(w.closedQ, r)
-	}
-	if w.closedHead > 1024 && w.closedHead*2 > len(w.closedQ) {
-		n := copy(w.closedQ, w.closedQ[w.closedHead:])
-		clear(w.closedQ[n:])
-		w.closedQ, w.closedHead = w.closedQ[:n], 0
-	}
-}
-
-// evictClosed drops the entry folded longest ago.
-func (a *analysis) evictClosed() {
-	w := &a.wheel
-	for w.closedHead < len(w.closedQ) {
-		r := w.closedQ[w.closedHead]
-		w.closedQ[w.closedHead] = closedRef{}
-		w.closedHead++
-		if t, ok := a.closed[r.k]; ok && t.gen == r.gen {
-			delete(a.closed, r.k)
-			a.stats.ClosedEvictions++
-			return
-		}
-	}
-}
-
-// queueClosed queues the closed entry just stored for k.
-func (a *analysis) queueClosed(k connKey, t closedConn) {
-	a.wheel.closedQ = append(a.wheel.closedQ, closedRef{k: k, gen: t.gen, due: t.last.Add(closedIdle).Unix() + 1})
 }
