@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -34,6 +35,21 @@ func makeConnKey(p *packet) connKey { return connKeyOf(p.src, p.dst, p.sport, p.
 
 // connKeyOf is the key of the conversation between (x, px) and (y, py).
 func connKeyOf(x, y netip.Addr, px, py uint16, t l4) connKey {
+	if x.Is4() && y.Is4() {
+		// The commonest case without Compare and As16: the same order
+		// (IPv4 addresses compare as big-endian numbers) and the same
+		// IPv4-mapped 16-byte form.
+		xa, ya := x.As4(), y.As4()
+		xn, yn := binary.BigEndian.Uint32(xa[:]), binary.BigEndian.Uint32(ya[:])
+		if xn > yn || (xn == yn && px > py) {
+			xa, ya, px, py = ya, xa, py, px
+		}
+		k := connKey{pa: px, pb: py, t: t}
+		k.a[10], k.a[11], k.b[10], k.b[11] = 0xff, 0xff, 0xff, 0xff
+		copy(k.a[12:], xa[:])
+		copy(k.b[12:], ya[:])
+		return k
+	}
 	if c := x.Compare(y); c > 0 || (c == 0 && px > py) {
 		x, y, px, py = y, x, py, px
 	}
@@ -316,9 +332,6 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 	delete(a.conns, k)
 	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
-	if old := a.closed.get(k); old != nil {
-		a.closed.drop(old) // the 4-tuple was reused: the new entry replaces it
-	}
 	if a.closed.put(t, min(maxClosed, a.maxFlows)) {
 		// Its slot may still hold an entry past its closedIdle, which
 		// is no loss; counting those too keeps the count simple.

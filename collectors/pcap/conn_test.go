@@ -199,3 +199,26 @@ func TestClosedSetIsBounded(t *testing.T) {
 		t.Fatalf("closed set holds %d entries, %d evictions; want %d and 10", a.closed.len(), a.stats.ClosedEvictions, maxClosed)
 	}
 }
+
+// TestConnKeyIPv4FastPathMatchesGeneric: the IPv4 shortcut of connKeyOf
+// gives the key the general form gives, in both directions.
+func TestConnKeyIPv4FastPathMatchesGeneric(t *testing.T) {
+	generic := func(x, y netip.Addr, px, py uint16, tr l4) connKey {
+		if c := x.Compare(y); c > 0 || (c == 0 && px > py) {
+			x, y, px, py = y, x, py, px
+		}
+		return connKey{a: x.As16(), b: y.As16(), pa: px, pb: py, t: tr, v6: !x.Is4()}
+	}
+	addrs := []string{"10.0.0.1", "10.0.0.2", "192.168.1.1", "0.0.0.0", "255.255.255.255", "10.0.1.0"}
+	for _, xs := range addrs {
+		for _, ys := range addrs {
+			x, y := netip.MustParseAddr(xs), netip.MustParseAddr(ys)
+			for _, ports := range [][2]uint16{{1, 2}, {2, 1}, {502, 502}} {
+				got, want := connKeyOf(x, y, ports[0], ports[1], l4TCP), generic(x, y, ports[0], ports[1], l4TCP)
+				if got != want {
+					t.Fatalf("connKeyOf(%v, %v, %v) = %+v, want %+v", x, y, ports, got, want)
+				}
+			}
+		}
+	}
+}
