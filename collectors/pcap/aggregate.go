@@ -286,7 +286,7 @@ func (a *analysis) result() *Result {
 	// record per observation, with its keys copied, cost as much memory
 	// as the observations themselves. The observations point into the
 	// aggregates instead of copies of them: the tables are not used again.
-	out := make([]otaudit.Observation, 0, len(a.hosts)+len(a.targets)+len(a.flows)+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
+	out := make([]otaudit.Observation, 0, len(a.hosts)+len(a.targets)+a.flows.len()+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
 	base := func(kind otaudit.ObservationKind, sp span) otaudit.Observation {
 		return otaudit.Observation{Kind: kind, Source: src, FirstSeen: sp.first, LastSeen: sp.last, Count: sp.count, FirstFrame: sp.firstFrame}
 	}
@@ -332,7 +332,8 @@ func (a *analysis) result() *Result {
 	})
 
 	start := len(out)
-	for _, f := range a.flows {
+	for i := range a.flows.len() {
+		f := a.flows.at(int32(i))
 		o := base(otaudit.KindFlow, span{first: f.first, last: f.last, firstFrame: f.firstFrame, count: f.flow.Packets})
 		o.Flow = &f.flow
 		out = append(out, o)

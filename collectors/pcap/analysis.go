@@ -46,11 +46,13 @@ type analysis struct {
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
 	closed  closedSet // folded connections' late segments (conn.go)
-	flows   map[flowKey]*flowAgg
-	ops     map[opKey]*opAgg
-	idents  map[identKey]*identAgg
-	creds   map[credKey]*credAgg
-	chans   map[chanKey]*chanAgg
+	flows   flowTable
+	// extraProtos extends portNames for flow keys (conn.go).
+	extraProtos []string
+	ops         map[opKey]*opAgg
+	idents      map[identKey]*identAgg
+	creds       map[credKey]*credAgg
+	chans       map[chanKey]*chanAgg
 	// sessions are appended as connections fold; bounded by maxFlows.
 	sessions []sessionAgg
 
@@ -67,7 +69,6 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		hosts:            map[hostKey]*hostAgg{},
 		targets:          map[netip.Addr]*seenAgg{},
 		conns:            map[connKey]*conn{},
-		flows:            map[flowKey]*flowAgg{},
 		ops:              map[opKey]*opAgg{},
 		idents:           map[identKey]*identAgg{},
 		creds:            map[credKey]*credAgg{},

@@ -401,7 +401,8 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 	if dissected {
 		return false
 	}
-	f := a.flowAgg(flowKey{cli: cli, srv: srv, t: l4UDP, port: sport, proto: proto}, p.ts, p.ts, p.frame)
+	protoIdx := udpPortIdx[sport]
+	f := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
 	if f == nil {
 		return true
 	}
@@ -457,12 +458,22 @@ func (a *analysis) evictConns() {
 	}
 }
 
-// flowKey is what a Flow observation aggregates over.
+// flowKey is what a Flow observation aggregates over. It is fixed-size
+// and pointer-free (addresses as 16 bytes plus their family, the protocol
+// as an index in the analysis's name table): it hashes and compares as one
+// block, and the table, whose values are indexes too, is never scanned by
+// the garbage collector. With one flow per client, server and service,
+// this is the largest table of a long capture.
 type flowKey struct {
-	cli, srv netip.Addr
-	t        l4
-	port     uint16
-	proto    string
+	cli, srv   [16]byte
+	port       uint16
+	proto      uint16
+	t          l4
+	cli4, srv4 bool
+}
+
+func makeFlowKey(cli, srv netip.Addr, t l4, port, proto uint16) flowKey {
+	return flowKey{cli: cli.As16(), srv: srv.As16(), cli4: cli.Is4(), srv4: srv.Is4(), t: t, port: port, proto: proto}
 }
 
 type flowAgg struct {
@@ -471,24 +482,66 @@ type flowAgg struct {
 	firstFrame  int64
 }
 
-// flowAgg returns the aggregate for k, creating it with the given span;
-// nil (and counted) when the table is full.
-func (a *analysis) flowAgg(k flowKey, first, last time.Time, firstFrame int64) *flowAgg {
-	f := a.flows[k]
-	if f == nil {
-		if len(a.flows) >= a.maxFlows {
-			a.stats.Evictions++
-			return nil
+// flowChunk is how many flow aggregates are allocated together: a chunk
+// never moves, so a *flowAgg stays valid, and there is no allocation, nor
+// object for the collector to track, per flow.
+const flowChunk = 512
+
+// flowTable holds the flow aggregates.
+type flowTable struct {
+	index  map[flowKey]int32
+	chunks [][]flowAgg
+	n      int
+}
+
+func (t *flowTable) len() int { return t.n }
+
+func (t *flowTable) at(i int32) *flowAgg { return &t.chunks[i/flowChunk][i%flowChunk] }
+
+// protoID is the index of a protocol name in the analysis's name table:
+// the port table's names, then any other name met (s7comm-plus).
+func (a *analysis) protoID(name string) uint16 {
+	if i, ok := portNameIdx[name]; ok {
+		return i
+	}
+	for i, n := range a.extraProtos {
+		if n == name {
+			return uint16(len(portNames) + i)
 		}
-		tr := otaudit.TCP
-		if k.t == l4UDP {
-			tr = otaudit.UDP
-		}
-		f = &flowAgg{
-			flow:  otaudit.Flow{Client: k.cli, Server: k.srv, Transport: tr, ServerPort: k.port, Protocol: k.proto},
-			first: first, last: last, firstFrame: firstFrame,
-		}
-		a.flows[k] = f
+	}
+	a.extraProtos = append(a.extraProtos, name)
+	return uint16(len(portNames) + len(a.extraProtos) - 1)
+}
+
+// flowAgg returns the aggregate for k (whose protocol is named proto),
+// creating it with the given span; nil (and counted) when the table is
+// full.
+func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) *flowAgg {
+	t := &a.flows
+	if t.index == nil {
+		t.index = map[flowKey]int32{}
+	}
+	if i, ok := t.index[k]; ok {
+		return t.at(i)
+	}
+	if t.n >= a.maxFlows {
+		a.stats.Evictions++
+		return nil
+	}
+	if t.n%flowChunk == 0 {
+		t.chunks = append(t.chunks, make([]flowAgg, flowChunk))
+	}
+	i := int32(t.n)
+	t.n++
+	t.index[k] = i
+	tr := otaudit.TCP
+	if k.t == l4UDP {
+		tr = otaudit.UDP
+	}
+	f := t.at(i)
+	*f = flowAgg{
+		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: k.port, Protocol: proto},
+		first: first, last: last, firstFrame: firstFrame,
 	}
 	return f
 }
@@ -505,7 +558,7 @@ func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
 }
 
 func (a *analysis) addFlow(c *conn) *flowAgg {
-	f := a.flowAgg(flowKey{cli: c.cli, srv: c.srv, t: c.t, port: c.sport, proto: c.protocol}, c.first, c.last, c.firstFrame)
+	f := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
 	if f == nil {
 		return nil
 	}

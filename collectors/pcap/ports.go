@@ -77,6 +77,8 @@ var (
 	tcpPortIdx, udpPortIdx [1 << 16]uint16
 	// udpPortDissected[i] says a datagram dissector reads portNames[i].
 	udpPortDissected []bool
+	// portNameIdx is the index of each name in portNames.
+	portNameIdx map[string]uint16
 )
 
 func init() {
@@ -96,6 +98,7 @@ func init() {
 	for port, n := range udpPorts {
 		udpPortIdx[port] = name(n)
 	}
+	portNameIdx = idx
 	udpPortDissected = make([]bool, len(portNames))
 	for i, n := range portNames {
 		udpPortDissected[i] = udpDissectors[n] != nil
