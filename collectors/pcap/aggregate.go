@@ -218,6 +218,16 @@ var remoteProtocols = map[string]bool{
 	"ike": true, "openvpn": true, "wireguard": true,
 }
 
+// isRemoteProtocol is remoteProtocols[proto] without hashing the name,
+// for every connection that folds.
+func isRemoteProtocol(proto string) bool {
+	switch proto {
+	case "rdp", "vnc", "ssh", "telnet", "teamviewer", "anydesk", "ike", "openvpn", "wireguard":
+		return true
+	}
+	return false
+}
+
 type sessionAgg struct {
 	s          otaudit.RemoteSession
 	firstFrame int64
@@ -227,7 +237,7 @@ type sessionAgg struct {
 // addSession records c as a remote session if it is one, and returns its
 // index in a.sessions (-1 when it is none or the table is full).
 func (a *analysis) addSession(c *conn) int {
-	if !remoteProtocols[c.protocol] {
+	if !isRemoteProtocol(c.protocol) {
 		return -1
 	}
 	if len(a.sessions) >= a.maxFlows {
@@ -275,7 +285,7 @@ func (a *analysis) result() *Result {
 	for _, c := range open {
 		a.finish(c)
 	}
-	a.conns = map[connKey]*conn{}
+	a.conns, a.lastConn = map[connKey]*conn{}, nil
 	if a.stats.DecodeErrors > maxListedErrors {
 		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
 	}

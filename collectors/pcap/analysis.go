@@ -45,8 +45,13 @@ type analysis struct {
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
-	closed  closedSet // folded connections' late segments (conn.go)
-	flows   flowTable
+	// lastConn is the connection of the previous transport packet (nil
+	// when it left the table): a request and its answer are often
+	// neighbours, and the lookup in conns is the analysis's dearest.
+	lastConn *conn
+	lastKey  connKey
+	closed   closedSet // folded connections' late segments (conn.go)
+	flows    flowTable
 	// extraProtos extends portNames for flow keys (conn.go).
 	extraProtos []string
 	ops         map[opKey]*opAgg

@@ -182,7 +182,10 @@ func (a *analysis) transportPacket(p *packet) {
 		return
 	}
 	k := makeConnKey(p)
-	c := a.conns[k]
+	c := a.lastConn
+	if c == nil || a.lastKey != k {
+		c = a.conns[k]
+	}
 	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
 		a.expire(c)
 		c = nil
@@ -203,6 +206,7 @@ func (a *analysis) transportPacket(p *packet) {
 		a.conns[k] = c
 		a.schedule(c)
 	}
+	a.lastConn, a.lastKey = c, k
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -271,71 +275,107 @@ type closedConn struct {
 	used   bool
 }
 
-// maxClosed bounds the recently-closed set: when it is full, the entry
-// folded longest ago goes (counted in Stats.ClosedEvictions). Late segments
-// come within seconds; a busy link closes hundreds of connections a second
-// (each web fetch is one), and a set sized by closedIdle held the 4-tuples
-// of minutes of them.
-const maxClosed = 1 << 14
+// closedWays and closedSets size the recently-closed set: a table of
+// closedSets sets of closedWays entries, the set chosen by a hash of the
+// 4-tuple. A new entry takes a free way or the way least recently active;
+// an entry it replaces within its closedIdle is counted in
+// Stats.ClosedEvictions. Late segments come within seconds; a busy link
+// closes hundreds of connections a second (each web fetch is one), and a
+// set sized by closedIdle held the 4-tuples of minutes of them. A fixed
+// table costs no map operations: a fold and a new connection each look at
+// one set.
+const (
+	closedWays = 2
+	closedSets = 1 << 14
+)
 
-// closedSet is the recently-closed set: a ring of entries in the order
-// they were folded, and an index from 4-tuple to ring slot. An entry past
-// its closedIdle is treated as absent when looked up (lateSegment); it
-// keeps its slot until the ring comes round, so expiry costs nothing and
-// the memory is fixed.
+// closedSet is the recently-closed set (memory fixed once the first
+// connection is folded).
 type closedSet struct {
-	ring  []closedConn // allocated on the first fold, min(maxClosed, maxFlows) long
-	next  int          // slot the next entry goes to (the oldest when full)
-	index map[connKey]int32
+	table []closedConn
+	n     int
 }
 
-func (s *closedSet) len() int { return len(s.index) }
+func (s *closedSet) len() int { return s.n }
 
-// put stores t in the slot of the oldest entry, which it evicts; true when
-// that entry was still in the set.
-func (s *closedSet) put(t closedConn, size int) (evicted bool) {
-	if s.ring == nil {
-		s.ring = make([]closedConn, size)
-		s.index = make(map[connKey]int32, size)
+// closedHash mixes the key into a set index. It is fixed (no per-run
+// seed) so replays evict the same entries.
+func closedHash(k *connKey) int {
+	h := binary.LittleEndian.Uint64(k.a[0:8])*0x9e3779b97f4a7c15 ^
+		binary.LittleEndian.Uint64(k.a[8:16])*0xc2b2ae3d27d4eb4f ^
+		binary.LittleEndian.Uint64(k.b[0:8])*0x165667b19e3779f9 ^
+		binary.LittleEndian.Uint64(k.b[8:16])*0x27d4eb2f165667c5 ^
+		(uint64(k.pa)|uint64(k.pb)<<16|uint64(k.t)<<32)*0x94d049bb133111eb
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return int(h % closedSets)
+}
+
+// put stores t; true when it replaced an entry still within closedIdle.
+func (s *closedSet) put(t closedConn) (evicted bool) {
+	if s.table == nil {
+		s.table = make([]closedConn, closedSets*closedWays)
 	}
-	slot := &s.ring[s.next]
-	if slot.used {
-		delete(s.index, slot.k)
-		evicted = true
+	set := s.table[closedHash(&t.k)*closedWays:][:closedWays]
+	way := &set[0]
+	for i := range set {
+		e := &set[i]
+		if !e.used {
+			way = e
+			break
+		}
+		if e.last.Before(way.last) {
+			way = e
+		}
+	}
+	if way.used {
+		evicted = t.last.Sub(way.last) <= closedIdle
+	} else {
+		s.n++
 	}
 	t.used = true
-	*slot = t
-	s.index[t.k] = int32(s.next)
-	s.next = (s.next + 1) % len(s.ring)
+	*way = t
 	return evicted
 }
 
 // get returns the entry for k, or nil.
 func (s *closedSet) get(k connKey) *closedConn {
-	i, ok := s.index[k]
-	if !ok {
+	if s.table == nil {
 		return nil
 	}
-	return &s.ring[i]
+	set := s.table[closedHash(&k)*closedWays:][:closedWays]
+	for i := range set {
+		if set[i].used && set[i].k == k {
+			return &set[i]
+		}
+	}
+	return nil
 }
 
 // drop forgets the entry t (from get).
 func (s *closedSet) drop(t *closedConn) {
-	delete(s.index, t.k)
 	t.used = false
+	s.n--
 }
 
 // foldClosed folds c and leaves a closedConn for its late segments.
 func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
 	a.unschedule(c)
+	a.forget(c)
 	delete(a.conns, k)
 	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
-	if a.closed.put(t, min(maxClosed, a.maxFlows)) {
-		// Its slot may still hold an entry past its closedIdle, which
-		// is no loss; counting those too keeps the count simple.
+	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
+	}
+}
+
+// forget drops c from the last-connection cache as it leaves the table.
+func (a *analysis) forget(c *conn) {
+	if a.lastConn == c {
+		a.lastConn = nil
 	}
 }
 
@@ -422,6 +462,7 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 func (a *analysis) fold(c *conn) {
 	a.finish(c)
 	a.unschedule(c)
+	a.forget(c)
 	delete(a.conns, c.key())
 }
 

@@ -183,20 +183,38 @@ func TestHalfClosedConnectionFoldsAfterQuiet(t *testing.T) {
 	}
 }
 
-// TestClosedSetIsBounded: past maxClosed folded connections the oldest
-// entries are evicted and counted.
+// TestClosedSetIsBounded: past its capacity the recently-closed set
+// replaces entries, and counts each one replaced within its closedIdle.
 func TestClosedSetIsBounded(t *testing.T) {
 	a := newAnalysis("bound.pcap", testJudge, discardLogger(), 1<<20)
 	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	for i := range maxClosed + 10 {
-		p := &packet{frame: int64(i + 1), ts: t0, src: cli, dst: srv, sport: uint16(1024 + i%60000), dport: 80, transport: l4TCP, rst: true, hasIP: true}
-		if i >= 60000 {
-			p.src = netip.MustParseAddr("10.0.0.3")
-		}
+	n := closedSets*closedWays + 1000
+	for i := range n {
+		p := &packet{frame: int64(i + 1), ts: t0, src: cli, dst: srv, sport: uint16(1024 + i), dport: 80, transport: l4TCP, rst: true, hasIP: true}
 		a.transportPacket(p)
 	}
-	if a.closed.len() != maxClosed || a.stats.ClosedEvictions != 10 {
-		t.Fatalf("closed set holds %d entries, %d evictions; want %d and 10", a.closed.len(), a.stats.ClosedEvictions, maxClosed)
+	if a.closed.len() > closedSets*closedWays || int64(a.closed.len())+a.stats.ClosedEvictions != int64(n) {
+		t.Fatalf("closed set holds %d entries, %d evictions, of %d folded; want at most %d, and every one held or counted",
+			a.closed.len(), a.stats.ClosedEvictions, n, closedSets*closedWays)
+	}
+	// Random placement of 1.03 × capacity entries in 2-way sets fills about 74 %.
+	if a.closed.len() < closedSets*closedWays*7/10 {
+		t.Errorf("closed set holds %d entries of %d: the hash spreads them badly", a.closed.len(), closedSets*closedWays)
+	}
+}
+
+// TestIsRemoteProtocolMatchesTable: the switch of isRemoteProtocol and
+// the remoteProtocols table (used for the kernel filter) agree.
+func TestIsRemoteProtocolMatchesTable(t *testing.T) {
+	for _, name := range append(append([]string{}, portNames...), "s7comm-plus", "nope") {
+		if isRemoteProtocol(name) != remoteProtocols[name] {
+			t.Errorf("%q: isRemoteProtocol %v, remoteProtocols %v", name, isRemoteProtocol(name), remoteProtocols[name])
+		}
+	}
+	for name := range remoteProtocols {
+		if !isRemoteProtocol(name) {
+			t.Errorf("%q is in remoteProtocols but not isRemoteProtocol", name)
+		}
 	}
 }
 
