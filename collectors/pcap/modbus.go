@@ -145,15 +145,17 @@ type modbusStream struct {
 	f   *frameInfo
 	a   *analysis
 	req bool
+	d   dir
 	// ops caches the operations of this connection: a poller repeats the
-	// same few, and each PDU otherwise cost a lookup in the operation table.
-	ops  [4]modbusOpCache
+	// same few, and each PDU otherwise cost a lookup in the operation
+	// table. Within a connection, the direction decides client and server.
+	ops  [2]modbusOpCache
 	next uint8
 }
 
 type modbusOpCache struct {
 	unit, fc byte
-	cli, srv netip.Addr
+	d        dir
 	o        *opAgg
 }
 
@@ -162,21 +164,21 @@ type modbusOpCache struct {
 func (m *modbusStream) operation(cli, srv netip.Addr, unit, fc byte) *opAgg {
 	for i := range m.ops {
 		e := &m.ops[i]
-		if e.o != nil && e.unit == unit && e.fc == fc && e.cli == cli && e.srv == srv {
+		if e.o != nil && e.unit == unit && e.fc == fc && e.d == m.d {
 			return e.o
 		}
 	}
 	info := modbusFunctionInfo(fc)
 	o := m.a.operation("modbus", cli, srv, int(unit), int(fc), info.name, info.class)
 	if o != nil {
-		m.ops[m.next%uint8(len(m.ops))] = modbusOpCache{unit: unit, fc: fc, cli: cli, srv: srv, o: o}
+		m.ops[m.next%uint8(len(m.ops))] = modbusOpCache{unit: unit, fc: fc, d: m.d, o: o}
 		m.next++
 	}
 	return o
 }
 
 func (m *modbusStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) int {
-	m.a, m.f = a, f
+	m.a, m.f, m.d = a, f, d
 	switch {
 	case f.dport == modbusPort:
 		m.req = true
