@@ -321,6 +321,15 @@ func (s *closedSet) put(t closedConn) (evicted bool) {
 	way := &set[0]
 	for i := range set {
 		e := &set[i]
+		if e.used && e.k == t.k {
+			// An earlier connection on the same 4-tuple: replaced.
+			*e = t
+			e.used = true
+			return false
+		}
+	}
+	for i := range set {
+		e := &set[i]
 		if !e.used {
 			way = e
 			break
@@ -382,11 +391,18 @@ func (a *analysis) forget(c *conn) {
 // lateSegment accounts p to a connection folded by foldClosed; false when
 // there is none, or p opens a new connection on the same 4-tuple.
 func (a *analysis) lateSegment(k connKey, p *packet) bool {
+	if p.syn && !p.ack {
+		// A new connection on the 4-tuple. Any entry of the old one
+		// stays, unused while the new one is in the table, and goes when
+		// the new one leaves it (put replaces it, fold drops it): this
+		// saves a look at the set for every connection opened.
+		return false
+	}
 	t := a.closed.get(k)
 	if t == nil {
 		return false
 	}
-	if (p.syn && !p.ack) || p.ts.Sub(t.last) > closedIdle {
+	if p.ts.Sub(t.last) > closedIdle {
 		a.closed.drop(t)
 		return false
 	}
@@ -463,7 +479,15 @@ func (a *analysis) fold(c *conn) {
 	a.finish(c)
 	a.unschedule(c)
 	a.forget(c)
-	delete(a.conns, c.key())
+	k := c.key()
+	delete(a.conns, k)
+	if c.synSeen {
+		// An entry left by an earlier connection on this 4-tuple (see
+		// lateSegment) must not take this one's late segments.
+		if t := a.closed.get(k); t != nil {
+			a.closed.drop(t)
+		}
+	}
 }
 
 // finish is fold without leaving the table (for result, which drops the
