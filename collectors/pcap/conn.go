@@ -130,7 +130,14 @@ func clientIsSource(p *packet) bool {
 }
 
 func (a *analysis) newConn(p *packet) *conn {
-	c := &conn{t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
+	var c *conn
+	if n := len(a.spareConns); n > 0 {
+		c = a.spareConns[n-1]
+		a.spareConns = a.spareConns[:n-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
 	if clientIsSource(p) {
 		c.cli, c.cport, c.srv, c.sport = p.src, p.sport, p.dst, p.dport
 	} else {
@@ -372,21 +379,32 @@ func (s *closedSet) drop(t *closedConn) {
 func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
 	a.unschedule(c)
-	a.forget(c)
 	delete(a.conns, k)
 	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
+	a.forget(c) // last use of c
 	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
 	}
 }
 
-// forget drops c from the last-connection cache as it leaves the table.
+// forget drops c from the last-connection cache as it leaves the table,
+// and keeps it for reuse: nothing refers to a folded connection any more
+// (fold and foldClosed are the only ways out of the table, and their
+// callers drop c), and the web's short connections were most of the
+// analysis's allocations.
 func (a *analysis) forget(c *conn) {
 	if a.lastConn == c {
 		a.lastConn = nil
 	}
+	if len(a.spareConns) < maxSpareConns {
+		*c = conn{}
+		a.spareConns = append(a.spareConns, c)
+	}
 }
+
+// maxSpareConns bounds the connections kept for reuse.
+const maxSpareConns = 1024
 
 // lateSegment accounts p to a connection folded by foldClosed; false when
 // there is none, or p opens a new connection on the same 4-tuple.
@@ -478,7 +496,6 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 func (a *analysis) fold(c *conn) {
 	a.finish(c)
 	a.unschedule(c)
-	a.forget(c)
 	k := c.key()
 	delete(a.conns, k)
 	if c.synSeen {
@@ -488,6 +505,7 @@ func (a *analysis) fold(c *conn) {
 			a.closed.drop(t)
 		}
 	}
+	a.forget(c) // last use of c
 }
 
 // finish is fold without leaving the table (for result, which drops the
