@@ -50,8 +50,10 @@ type analysis struct {
 	// neighbours, and the lookup in conns is the analysis's dearest.
 	lastConn *conn
 	lastKey  connKey
-	// spareConns are folded connections kept for reuse (conn.go).
+	// spareConns are folded connections kept for reuse, spareHTTP their
+	// HTTP dissectors (conn.go).
 	spareConns []*conn
+	spareHTTP  []*httpStream
 	closed     closedSet // folded connections' late segments (conn.go)
 	flows      flowTable
 	// extraProtos extends portNames for flow keys (conn.go).

@@ -143,7 +143,7 @@ func (a *analysis) newConn(p *packet) *conn {
 	} else {
 		c.cli, c.cport, c.srv, c.sport = p.dst, p.dport, p.src, p.sport
 	}
-	c.setProtocol(portProtocol(c.t, c.sport))
+	c.setProtocol(a, portProtocol(c.t, c.sport))
 	if c.t == l4UDP {
 		// No UDP signature detection: the port decides.
 		c.settled = true
@@ -153,14 +153,17 @@ func (a *analysis) newConn(p *packet) *conn {
 
 // setProtocol names the conversation's protocol and attaches the matching
 // dissector; data already buffered for another dissector is dropped.
-func (c *conn) setProtocol(proto string) {
+func (c *conn) setProtocol(a *analysis, proto string) {
 	c.protocol = proto
 	c.app, c.dgram = nil, nil
 	for i := range c.half {
 		c.half[i].reset()
 	}
 	if c.t == l4TCP {
-		if mk := tcpDissectors[proto]; mk != nil {
+		if n := len(a.spareHTTP); proto == "http" && n > 0 {
+			c.app = a.spareHTTP[n-1]
+			a.spareHTTP = a.spareHTTP[:n-1]
+		} else if mk := tcpDissectors[proto]; mk != nil {
 			c.app = mk()
 		}
 	} else {
@@ -250,7 +253,7 @@ func (a *analysis) transportPacket(p *packet) {
 		if proto := detectTCP(c, d, p.payload); proto != "" {
 			c.settled = true
 			if proto != c.protocol {
-				c.setProtocol(proto)
+				c.setProtocol(a, proto)
 			}
 		} else if c.tries++; c.tries >= 6 {
 			c.settled = true
@@ -396,6 +399,10 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 func (a *analysis) forget(c *conn) {
 	if a.lastConn == c {
 		a.lastConn = nil
+	}
+	if h, ok := c.app.(*httpStream); ok && len(a.spareHTTP) < maxSpareConns {
+		*h = httpStream{} // as tcpDissectors["http"] makes it
+		a.spareHTTP = append(a.spareHTTP, h)
 	}
 	if len(a.spareConns) < maxSpareConns {
 		*c = conn{}
