@@ -267,14 +267,16 @@ func (a *analysis) transportPacket(p *packet) {
 
 // A TCP connection closed both ways (or reset) with nothing waiting for a
 // hole is folded at once instead of idling closedIdle in the table with
-// its stream and dissector state. What can still arrive is a final ACK or
-// a retransmission: a closedConn remembers, for closedIdle like the
+// its stream and dissector state; one closed one way is folded after
+// halfClosedQuiet of silence (idle.go). What can still arrive is a final
+// ACK or a retransmission: a closedConn remembers, for closedIdle like the
 // connection would have stayed, where such a segment is counted: the flow
 // and the remote session the connection became. So late segments neither
 // start a new "connection" (with a guessed direction and protocol) nor a
 // second session, and the figures are those of the connection kept whole.
 // A payload in such a segment is not dissected: after both FINs or a RST
-// it is a retransmission of what was delivered, or not a stream anymore.
+// it is a retransmission of what was delivered, or not a stream anymore;
+// after one FIN and halfClosedQuiet of silence, most likely one too.
 type closedConn struct {
 	k       connKey
 	last    time.Time
