@@ -56,7 +56,7 @@ func main() {
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
 	memprof := flag.String("memprofile", "", "write a heap profile (allocations; in-use at its end) of otaudit's analysis of the base capture here")
 	digest := flag.Bool("digest", false, "print a SHA-256 of otaudit's observations as JSON (to check that two builds report the same; the encoding adds to the peak RSS)")
-	procs := flag.Int("procs", 0, "GOMAXPROCS of the measured children (0: leave as is; the issue's headline figure is for 1)")
+	procs := flag.Int("procs", 1, "GOMAXPROCS of the measured children, 1 for the issue's one-core figure (0: leave as is)")
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
 	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
