@@ -96,3 +96,21 @@ func TestPcapRecordCutInsideBufferIsTruncation(t *testing.T) {
 		t.Fatalf("truncated at %d, want %d", src.offset(), want)
 	}
 }
+
+// FuzzAnalyzeCapture feeds arbitrary bytes to the whole analysis as a
+// capture file: it must return a result or an error, never panic, and
+// count no more packets than the file could hold.
+func FuzzAnalyzeCapture(f *testing.F) {
+	f.Add(smallModbusCapture(f))
+	f.Add(rawPcap(binary.BigEndian, true, []time.Time{t0, t0}, arpFrame(macA, "10.0.0.1"), fastPathSeeds(f)[0]))
+	f.Add(capture(f, closedSSH(f).frames...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := analyzeBytes(t, "fuzz.pcap", b)
+		if err != nil {
+			return
+		}
+		if max := int64(len(b)-24) / 16; r.Stats.Packets > max {
+			t.Fatalf("%d packets from %d bytes", r.Stats.Packets, len(b))
+		}
+	})
+}

@@ -13,7 +13,7 @@ import (
 // closedSSH is an SSH connection closed both ways, then a final ACK and a
 // retransmitted FIN of the server: the segments that arrive after the
 // connection left the table.
-func closedSSH(t *testing.T) *tcpSession {
+func closedSSH(t testing.TB) *tcpSession {
 	s := newTCPSession(t, "10.0.0.1", 50022, "10.0.0.2", 22).
 		client([]byte("SSH-2.0-OpenSSH_9.6\r\n")).
 		server([]byte("SSH-2.0-dropbear_2022.83\r\n")).
