@@ -318,7 +318,10 @@ func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshar
 		fmt.Printf("\notaudit peak RSS: %.0f MB → %.0f MB when the capture doubles (%.2f×); time %.2fs → %.2fs (%.2f×)\n",
 			a.rssMB, b.rssMB, b.rssMB/a.rssMB, a.seconds, b.seconds, b.seconds/a.seconds)
 	}
-	if tshark == "" {
+	switch {
+	case noTshark:
+		fmt.Println("tshark skipped (-no-tshark): the peer column is empty")
+	case tshark == "":
 		fmt.Println("tshark not installed: the peer column is empty")
 	}
 	if procs > 0 {
