@@ -263,3 +263,29 @@ func TestStaleClosedEntryTakesNoSegments(t *testing.T) {
 		t.Fatalf("a segment after the reopened connection left was counted as a late segment of the first")
 	}
 }
+
+// TestIdleWheelTakesAnyCaptureTime: capture times before 1970 or at the
+// end of time.Time's range (a file can say anything) neither panic nor
+// lose connections.
+func TestIdleWheelTakesAnyCaptureTime(t *testing.T) {
+	for _, start := range []time.Time{time.Unix(-1e9, 0), time.Unix(-1, 999_999_999), time.Unix(1<<62, 0), time.Unix(1<<63-1, 0)} {
+		a := newAnalysis("times.pcap", testJudge, discardLogger(), 1<<20)
+		cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+		for i, step := range []time.Duration{0, time.Second, time.Hour, 0, 2 * time.Hour, -time.Hour} {
+			ts := start.Add(step)
+			p := &packet{frame: int64(i + 1), ts: ts, src: cli, dst: srv, sport: uint16(40000 + i), dport: 502, transport: l4TCP, ack: true, hasIP: true, payload: []byte{0, 1}}
+			a.stats.Packets++
+			a.transportPacket(p)
+			a.expireIdle(ts)
+		}
+		var packets int64
+		for _, o := range a.result().Observations {
+			if o.Kind == otaudit.KindFlow {
+				packets += o.Flow.Packets
+			}
+		}
+		if packets != 6 {
+			t.Errorf("start %v: %d packets in flows, want 6", start, packets)
+		}
+	}
+}

@@ -56,11 +56,23 @@ func (a *analysis) schedule(c *conn) {
 	if !w.started {
 		w.started, w.cur = true, c.last.Unix()
 	}
-	due = min(max(due, w.cur+1), w.cur+wheelSlots-1)
-	s := &w.slots[due%wheelSlots]
+	// Clamped into the wheel's reach. Capture times can be anything a
+	// file says (before 1970, or where the arithmetic wraps): slotOf takes
+	// any second, and a wrong slot only means an early look.
+	if due <= w.cur {
+		due = w.cur + 1
+	}
+	if uint64(due)-uint64(w.cur) >= wheelSlots {
+		due = w.cur + wheelSlots - 1
+	}
+	slot := slotOf(due)
+	s := &w.slots[slot]
 	*s = append(*s, c)
-	c.wheelSlot, c.wheelIdx = uint16(due%wheelSlots), int32(len(*s))
+	c.wheelSlot, c.wheelIdx = uint16(slot), int32(len(*s))
 }
+
+// slotOf is the wheel slot of a second, for any int64 (negative included).
+func slotOf(sec int64) int { return int(uint64(sec) % wheelSlots) }
 
 // unschedule takes c out of its slot (the last entry of the slot takes its
 // place).
@@ -91,18 +103,19 @@ func (a *analysis) expireIdle(now time.Time) {
 	if sec <= w.cur {
 		return
 	}
-	from := w.cur + 1
-	if sec-from >= wheelSlots { // a jump in time: every slot once
-		from = sec - wheelSlots + 1
+	// sec > cur, so the difference is exact in uint64 whatever the values.
+	from, n := w.cur+1, uint64(sec)-uint64(w.cur)
+	if n > wheelSlots { // a jump in time: every slot once
+		from, n = sec-wheelSlots+1, wheelSlots
 	}
-	for s := from; s <= sec; s++ {
-		w.cur = s
-		a.expireSlot(s, now)
+	for i := range int64(n) {
+		w.cur = from + i
+		a.expireSlot(w.cur, now)
 	}
 }
 
 func (a *analysis) expireSlot(sec int64, now time.Time) {
-	s := &a.wheel.slots[sec%wheelSlots]
+	s := &a.wheel.slots[slotOf(sec)]
 	list := *s
 	for _, c := range list {
 		c.wheelIdx = 0
