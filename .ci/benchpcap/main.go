@@ -1,7 +1,7 @@
 // Command benchpcap is `make bench-pcap`: it writes a synthetic capture of
 // at least 2M packets and 1000 hosts (collectors/pcap/benchgen), and the
 // same traffic twice as long, to a temporary directory, then measures side
-// by side, each in its own child process (peak RSS from getrusage):
+// by side, each in its own child process (peak RSS: the child's VmHWM):
 // otaudit's full passive analysis, a raw pcapgo read of the file (the
 // floor), and tshark's conversation statistics (when tshark is installed).
 // It prints a table with the ratios. A benchmark, not a test: nothing here
@@ -11,6 +11,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,7 +21,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -36,30 +41,40 @@ type childResult struct {
 	Seconds float64 `json:"seconds"`
 	Obs     int     `json:"observations,omitempty"`
 	Errors  int64   `json:"decode_errors,omitempty"`
+	// Digest is a SHA-256 of the observations as JSON, so two builds can
+	// be checked to report the same thing on the capture.
+	Digest string `json:"digest,omitempty"`
+	// PeakRSSKB is the child's own high-water mark (VmHWM). The rusage of
+	// a child started with vfork-style clone also counts the parent's
+	// high-water mark at exec, which made the raw read look like 40-120 MB.
+	PeakRSSKB int64 `json:"peak_rss_kb,omitempty"`
 }
 
 func main() {
 	child := flag.String("child", "", "internal: run one measurement (analyze|raw) on -file")
 	file := flag.String("file", "", "internal: capture for -child")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
+	memprof := flag.String("memprofile", "", "write a heap profile (allocations; in-use at its end) of otaudit's analysis of the base capture here")
+	digest := flag.Bool("digest", false, "print a SHA-256 of otaudit's observations as JSON (to check that two builds report the same; the encoding adds to the peak RSS)")
+	procs := flag.Int("procs", 1, "GOMAXPROCS of the measured children, 1 for the issue's one-core figure (0: leave as is)")
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
 	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
 	flag.Parse()
 	if *child != "" {
-		if err := runChild(*child, *file, *cpuprof); err != nil {
+		if err := runChild(*child, *file, *cpuprof, *memprof, *digest); err != nil {
 			fmt.Fprintln(os.Stderr, "benchpcap:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*packets, *dir, *cpuprof, *noTshark); err != nil {
+	if err := run(*packets, *dir, *cpuprof, *memprof, *procs, *digest, *noTshark); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpcap:", err)
 		os.Exit(1)
 	}
 }
 
-func runChild(mode, file, cpuprof string) error {
+func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 	start := time.Now()
 	var res childResult
 	switch mode {
@@ -80,7 +95,19 @@ func runChild(mode, file, cpuprof string) error {
 		if err != nil {
 			return err
 		}
-		res = childResult{Packets: r.Stats.Packets, Obs: len(r.Observations), Errors: r.Stats.DecodeErrors}
+		res = childResult{Packets: r.Stats.Packets, Seconds: time.Since(start).Seconds(), Obs: len(r.Observations), Errors: r.Stats.DecodeErrors}
+		if memprof != "" {
+			if err := writeHeapProfile(memprof); err != nil {
+				return err
+			}
+		}
+		if digest {
+			sum := sha256.New()
+			if err := json.NewEncoder(sum).Encode(r.Observations); err != nil {
+				return err
+			}
+			res.Digest = hex.EncodeToString(sum.Sum(nil))[:16]
+		}
 	case "raw":
 		f, err := os.Open(file)
 		if err != nil {
@@ -101,11 +128,43 @@ func runChild(mode, file, cpuprof string) error {
 			}
 			res.Packets++
 		}
+		res.Seconds = time.Since(start).Seconds()
 	default:
 		return fmt.Errorf("unknown -child %q", mode)
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.PeakRSSKB = peakRSSKB()
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// peakRSSKB reads this process's peak resident set size from
+// /proc/self/status (0 where there is none).
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// writeHeapProfile writes the heap profile at the end of the analysis,
+// while its result is still live.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 type measurement struct {
@@ -140,14 +199,29 @@ func measure(tool string, cmd *exec.Cmd, parse bool) (measurement, error) {
 		}
 		// In-process time excludes process start-up, as for the raw read.
 		m.packets, m.seconds = r.Packets, r.Seconds
+		if r.PeakRSSKB > 0 {
+			m.rssMB = float64(r.PeakRSSKB) / 1024
+		}
 		if r.Obs > 0 {
 			m.note = fmt.Sprintf("%d observations, %d decode errors", r.Obs, r.Errors)
+			if r.Digest != "" {
+				m.note += ", digest " + r.Digest
+			}
 		}
 	}
 	return m, nil
 }
 
-func run(packets int64, dir, cpuprof string, noTshark bool) error {
+// child is a measured child process, with GOMAXPROCS set when procs > 0.
+func child(procs int, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	if procs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	}
+	return cmd
+}
+
+func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshark bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "otaudit-bench-pcap-")
 		if err != nil {
@@ -194,12 +268,18 @@ func run(packets int64, dir, cpuprof string, noTshark bool) error {
 		if cpuprof != "" && c.repeat == 1 {
 			args = append(args, "-cpuprofile", cpuprof)
 		}
-		m, err := measure("otaudit analysis", exec.Command(self, args...), true)
+		if memprof != "" && c.repeat == 1 {
+			args = append(args, "-memprofile", memprof)
+		}
+		if digest {
+			args = append(args, "-digest")
+		}
+		m, err := measure("otaudit analysis", child(procs, self, args...), true)
 		if err != nil {
 			return err
 		}
 		ms = append(ms, m)
-		if m, err = measure("pcapgo raw read", exec.Command(self, "-child", "raw", "-file", path), true); err != nil {
+		if m, err = measure("pcapgo raw read", child(procs, self, "-child", "raw", "-file", path), true); err != nil {
 			return err
 		}
 		ms = append(ms, m)
@@ -238,8 +318,14 @@ func run(packets int64, dir, cpuprof string, noTshark bool) error {
 		fmt.Printf("\notaudit peak RSS: %.0f MB → %.0f MB when the capture doubles (%.2f×); time %.2fs → %.2fs (%.2f×)\n",
 			a.rssMB, b.rssMB, b.rssMB/a.rssMB, a.seconds, b.seconds, b.seconds/a.seconds)
 	}
-	if tshark == "" {
+	switch {
+	case noTshark:
+		fmt.Println("tshark skipped (-no-tshark): the peer column is empty")
+	case tshark == "":
 		fmt.Println("tshark not installed: the peer column is empty")
+	}
+	if procs > 0 {
+		fmt.Printf("otaudit and the raw read ran with GOMAXPROCS=%d\n", procs)
 	}
 	if cpuprof != "" {
 		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)

@@ -218,6 +218,16 @@ var remoteProtocols = map[string]bool{
 	"ike": true, "openvpn": true, "wireguard": true,
 }
 
+// isRemoteProtocol is remoteProtocols[proto] without hashing the name,
+// for every connection that folds.
+func isRemoteProtocol(proto string) bool {
+	switch proto {
+	case "rdp", "vnc", "ssh", "telnet", "teamviewer", "anydesk", "ike", "openvpn", "wireguard":
+		return true
+	}
+	return false
+}
+
 type sessionAgg struct {
 	s          otaudit.RemoteSession
 	firstFrame int64
@@ -227,7 +237,7 @@ type sessionAgg struct {
 // addSession records c as a remote session if it is one, and returns its
 // index in a.sessions (-1 when it is none or the table is full).
 func (a *analysis) addSession(c *conn) int {
-	if !remoteProtocols[c.protocol] {
+	if !isRemoteProtocol(c.protocol) {
 		return -1
 	}
 	if len(a.sessions) >= a.maxFlows {
@@ -275,120 +285,190 @@ func (a *analysis) result() *Result {
 	for _, c := range open {
 		a.finish(c)
 	}
-	a.conns = map[connKey]*conn{}
+	a.conns, a.lastConn = map[connKey]*conn{}, nil
 	if a.stats.DecodeErrors > maxListedErrors {
 		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
 	}
 	src := "pcap:" + a.name
 	// Sized up front: growing by appends would briefly hold two copies of
-	// the largest slice of the run, at the moment memory peaks.
-	obs := make([]sortable, 0, len(a.hosts)+len(a.targets)+len(a.flows)+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
+	// the largest slice of the run, at the moment memory peaks. Each kind
+	// is appended in its rank and sorted on its own, in place: a sort
+	// record per observation, with its keys copied, cost as much memory
+	// as the observations themselves. The observations point into the
+	// aggregates instead of copies of them: the tables are not used again.
+	out := make([]otaudit.Observation, 0, len(a.hosts)+len(a.targets)+a.flows.len()+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
 	base := func(kind otaudit.ObservationKind, sp span) otaudit.Observation {
 		return otaudit.Observation{Kind: kind, Source: src, FirstSeen: sp.first, LastSeen: sp.last, Count: sp.count, FirstFrame: sp.firstFrame}
+	}
+	sortFrom := func(start int, cmp func(x, y *otaudit.Observation) int) {
+		slices.SortFunc(out[start:], func(x, y otaudit.Observation) int {
+			if c := cmp(&x, &y); c != 0 {
+				return c
+			}
+			return compareInt(x.FirstFrame, y.FirstFrame)
+		})
 	}
 
 	// Hosts: one per (IP, MAC) for senders; addresses only ever seen as a
 	// destination get one MAC-less sighting with zero packets.
-	senders := map[netip.Addr]bool{}
+	senders := make(map[netip.Addr]bool, len(a.hosts))
+	hosts := make([]otaudit.HostSighting, 0, len(a.hosts)+len(a.targets))
 	for k, h := range a.hosts {
 		senders[k.ip] = true
-		o := base(otaudit.KindHost, span{first: h.first, last: h.last, firstFrame: h.firstFrame, count: h.packets})
-		hs := &otaudit.HostSighting{IP: k.ip, VLAN: h.vlan, Packets: h.packets, Bytes: h.bytes}
+		hs := otaudit.HostSighting{IP: k.ip, VLAN: h.vlan, Packets: h.packets, Bytes: h.bytes}
 		if k.hasMAC {
 			hs.MAC = macString(k.mac)
 			hs.MACVendor = vendorOf(k.mac)
 		}
-		o.Host = hs
-		obs = append(obs, sortable{o: o, rank: 0, a1: k.ip, s1: hs.MAC})
+		hosts = append(hosts, hs)
+		o := base(otaudit.KindHost, span{first: h.first, last: h.last, firstFrame: h.firstFrame, count: h.packets})
+		o.Host = &hosts[len(hosts)-1]
+		out = append(out, o)
 	}
 	for ip, s := range a.targets {
 		if senders[ip] {
 			continue
 		}
+		hosts = append(hosts, otaudit.HostSighting{IP: ip})
 		o := base(otaudit.KindHost, span{first: s.first, last: s.last, firstFrame: s.firstFrame})
-		o.Host = &otaudit.HostSighting{IP: ip}
-		obs = append(obs, sortable{o: o, rank: 0, a1: ip})
+		o.Host = &hosts[len(hosts)-1]
+		out = append(out, o)
 	}
-	for _, f := range a.flows {
+	sortFrom(0, func(x, y *otaudit.Observation) int {
+		if c := x.Host.IP.Compare(y.Host.IP); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Host.MAC, y.Host.MAC)
+	})
+
+	// Flows, the most numerous, are sorted as pointers rather than as
+	// observations (a swap moved 176 bytes).
+	flows := make([]*flowAgg, a.flows.len())
+	for i := range flows {
+		flows[i] = a.flows.at(int32(i))
+	}
+	slices.SortFunc(flows, func(x, y *flowAgg) int {
+		p, q := &x.flow, &y.flow
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(string(p.Transport), string(q.Transport)),
+			compareInt(p.ServerPort, q.ServerPort), strings.Compare(p.Protocol, q.Protocol), compareInt(x.firstFrame, y.firstFrame))
+	})
+	for _, f := range flows {
 		o := base(otaudit.KindFlow, span{first: f.first, last: f.last, firstFrame: f.firstFrame, count: f.flow.Packets})
-		fl := f.flow
-		o.Flow = &fl
-		obs = append(obs, sortable{o: o, rank: 1, a1: fl.Client, a2: fl.Server, s1: string(fl.Transport), n1: int(fl.ServerPort), s2: fl.Protocol})
+		o.Flow = &f.flow
+		out = append(out, o)
 	}
+
+	start := len(out)
 	for _, g := range a.ops {
 		o := base(otaudit.KindOperation, g.span)
-		op := g.op
-		o.Operation = &op
-		obs = append(obs, sortable{o: o, rank: 2, a1: op.Client, a2: op.Server, s1: op.Protocol, n1: op.Unit, n2: op.Function})
+		o.Operation = &g.op
+		out = append(out, o)
 	}
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.Operation, y.Operation
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Protocol, q.Protocol),
+			compareInt(p.Unit, q.Unit), compareInt(p.Function, q.Function))
+	})
+
+	start = len(out)
 	for _, g := range a.idents {
 		o := base(otaudit.KindIdentity, g.span)
-		id := g.id
-		o.Identity = &id
-		obs = append(obs, sortable{o: o, rank: 3, a1: id.IP, s1: id.Method})
+		o.Identity = &g.id
+		out = append(out, o)
 	}
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.Identity, y.Identity
+		return cmpOr(p.IP.Compare(q.IP), strings.Compare(p.Method, q.Method))
+	})
+
+	start = len(out)
 	for _, g := range a.creds {
 		o := base(otaudit.KindCredential, g.span)
-		cr := g.cred
 		switch {
 		case g.success:
-			cr.Outcome = "success"
+			g.cred.Outcome = "success"
 		case g.failure:
-			cr.Outcome = "failure"
+			g.cred.Outcome = "failure"
 		}
-		o.Credential = &cr
-		obs = append(obs, sortable{o: o, rank: 4, a1: cr.Client, a2: cr.Server, s1: cr.Protocol, s2: cr.User + "\x00" + cr.Fingerprint + "\x00" + cr.Detail})
+		o.Credential = &g.cred
+		out = append(out, o)
 	}
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.Credential, y.Credential
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Protocol, q.Protocol),
+			compareJoined([]string{p.User, p.Fingerprint, p.Detail}, []string{q.User, q.Fingerprint, q.Detail}))
+	})
+
+	start = len(out)
 	for _, g := range a.chans {
 		o := base(otaudit.KindSecureChannel, g.span)
-		ch := g.ch
-		o.SecureChannel = &ch
-		obs = append(obs, sortable{o: o, rank: 5, a1: ch.Client, a2: ch.Server, s1: ch.Protocol, s2: ch.Policy + "\x00" + ch.Endpoint})
+		o.SecureChannel = &g.ch
+		out = append(out, o)
 	}
-	for _, g := range a.sessions {
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.SecureChannel, y.SecureChannel
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Protocol, q.Protocol),
+			compareJoined([]string{p.Policy, p.Endpoint}, []string{q.Policy, q.Endpoint}))
+	})
+
+	start = len(out)
+	for i := range a.sessions {
+		g := &a.sessions[i]
 		o := base(otaudit.KindRemoteSession, span{first: g.s.Start, last: g.s.End, firstFrame: g.firstFrame, count: g.packets})
-		s := g.s
-		o.RemoteSession = &s
-		obs = append(obs, sortable{o: o, rank: 6, a1: s.Client, a2: s.Server, s1: s.Protocol, n1: int(s.ServerPort), n2: int(g.firstFrame)})
+		o.RemoteSession = &g.s
+		out = append(out, o)
 	}
-	slices.SortFunc(obs, compareSortable)
-	out := make([]otaudit.Observation, len(obs))
-	for i := range obs {
-		out[i] = obs[i].o
-	}
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.RemoteSession, y.RemoteSession
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Protocol, q.Protocol),
+			compareInt(p.ServerPort, q.ServerPort))
+	})
 	return &Result{Source: src, Observations: out, Stats: a.stats}
 }
 
-// sortable carries an observation with the keys it is ordered by.
-type sortable struct {
-	o      otaudit.Observation
-	rank   int
-	a1, a2 netip.Addr
-	s1, s2 string
-	n1, n2 int
+// cmpOr is cmp.Or: the first non-zero comparison.
+func cmpOr(cs ...int) int { return cmp.Or(cs...) }
+
+func compareInt[T cmp.Ordered](x, y T) int { return cmp.Compare(x, y) }
+
+// compareJoined compares the strings of x and of y as if each list were
+// joined with NUL separators (the order the observations always had),
+// without building the joined strings.
+func compareJoined(x, y []string) int {
+	var i, j, oi, oj int
+	for {
+		cx, okx := joinedByte(x, &i, &oi)
+		cy, oky := joinedByte(y, &j, &oj)
+		switch {
+		case !okx && !oky:
+			return 0
+		case !okx:
+			return -1
+		case !oky:
+			return 1
+		case cx != cy:
+			return cmp.Compare(cx, cy)
+		}
+	}
 }
 
-func compareSortable(x, y sortable) int {
-	if c := cmp.Compare(x.rank, y.rank); c != 0 {
-		return c
+// joinedByte returns the next byte of the NUL-joined list from part
+// *part, offset *off, and advances; false at the end.
+func joinedByte(list []string, part, off *int) (byte, bool) {
+	for *part < len(list) {
+		s := list[*part]
+		switch {
+		case *off < len(s):
+			c := s[*off]
+			*off++
+			return c, true
+		case *off == len(s) && *part < len(list)-1:
+			*off++
+			return 0, true
+		default:
+			*part++
+			*off = 0
+		}
 	}
-	if c := x.a1.Compare(y.a1); c != 0 {
-		return c
-	}
-	if c := x.a2.Compare(y.a2); c != 0 {
-		return c
-	}
-	if c := strings.Compare(x.s1, y.s1); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.n1, y.n1); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.n2, y.n2); c != 0 {
-		return c
-	}
-	if c := strings.Compare(x.s2, y.s2); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.o.FirstFrame, y.o.FirstFrame)
+	return 0, false
 }

@@ -27,8 +27,8 @@ type analysis struct {
 	log      *slog.Logger
 	maxFlows int
 	stats    Stats
-	// nextSweep is the capture time of the next idle sweep.
-	nextSweep time.Time
+	// wheel finds quiet conversations (idle.go).
+	wheel idleWheel
 
 	dec *decoder
 	pkt packet
@@ -45,12 +45,23 @@ type analysis struct {
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
-	closed  map[connKey]closedConn // folded connections' late segments (conn.go)
-	flows   map[flowKey]*flowAgg
-	ops     map[opKey]*opAgg
-	idents  map[identKey]*identAgg
-	creds   map[credKey]*credAgg
-	chans   map[chanKey]*chanAgg
+	// lastConn is the connection of the previous transport packet (nil
+	// when it left the table): a request and its answer are often
+	// neighbours, and the lookup in conns is the analysis's dearest.
+	lastConn *conn
+	lastKey  connKey
+	// spareConns are folded connections kept for reuse, spareHTTP their
+	// HTTP dissectors (conn.go).
+	spareConns []*conn
+	spareHTTP  []*httpStream
+	closed     closedSet // folded connections' late segments (conn.go)
+	flows      flowTable
+	// extraProtos extends portNames for flow keys (conn.go).
+	extraProtos []string
+	ops         map[opKey]*opAgg
+	idents      map[identKey]*identAgg
+	creds       map[credKey]*credAgg
+	chans       map[chanKey]*chanAgg
 	// sessions are appended as connections fold; bounded by maxFlows.
 	sessions []sessionAgg
 
@@ -67,8 +78,6 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		hosts:            map[hostKey]*hostAgg{},
 		targets:          map[netip.Addr]*seenAgg{},
 		conns:            map[connKey]*conn{},
-		closed:           map[connKey]closedConn{},
-		flows:            map[flowKey]*flowAgg{},
 		ops:              map[opKey]*opAgg{},
 		idents:           map[identKey]*identAgg{},
 		creds:            map[credKey]*credAgg{},
@@ -135,7 +144,8 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 			continue
 		}
 		a.packet(link, data, a.stats.Packets, ts, ci.Length)
-		a.maybeSweep(ts)
+
+		a.expireIdle(ts)
 	}
 	if a.stats.Packets > 0 && len(a.unsupportedLinks) > 0 {
 		var n int64
@@ -227,6 +237,10 @@ type opCacheEntry struct {
 // addrSlot mixes the low bytes of an address (where hosts of one network
 // differ) into a cache index.
 func addrSlot(ip netip.Addr) uint {
+	if ip.Is4() { // the same bytes, without building the 16-byte form
+		b := ip.As4()
+		return uint(b[3]) | uint(b[2])<<8 ^ uint(b[1])<<3
+	}
 	b := ip.As16()
 	return uint(b[15]) | uint(b[14])<<8 ^ uint(b[13])<<3
 }

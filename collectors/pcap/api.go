@@ -34,6 +34,11 @@ type Stats struct {
 	DecodeErrors int64 `json:"decode_errors"`
 	// Evictions counts table entries dropped to respect Options.MaxFlows.
 	Evictions int64 `json:"evictions"`
+	// ClosedEvictions counts closed TCP connections forgotten within two
+	// minutes (capture time) of their last packet because the bounded set
+	// of recently closed connections (32,768 entries) needed the room; a
+	// late segment of one would start a new conversation.
+	ClosedEvictions int64 `json:"closed_evictions,omitempty"`
 	// Dropped counts frames the kernel dropped because the analysis fell
 	// behind (live capture only).
 	Dropped int64 `json:"dropped,omitempty"`

@@ -2,12 +2,14 @@ package pcap
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -34,18 +36,6 @@ type packetSource interface {
 }
 
 var errTruncated = errors.New("capture truncated")
-
-// countingReader counts the bytes its consumer pulled from the file.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
 
 const (
 	magicPcapUs   = 0xa1b2c3d4
@@ -99,61 +89,118 @@ type gzipSource struct{ packetSource }
 
 func (s gzipSource) format() string { return s.packetSource.format() + "+gzip" }
 
-// pcapSource reads classic libpcap files through pcapgo.Reader.
+// pcapSource reads classic libpcap files. The file header is checked by
+// pcapgo; the records are read here, straight out of the buffered
+// reader's buffer: pcapgo's Reader wrapped the input in a second buffer
+// and copied every record out of it, a fifth of the cost of the read.
 type pcapSource struct {
-	cr   *countingReader
-	r    *pcapgo.Reader
-	link linkType
+	br        *bufio.Reader
+	bigEndian bool
+	// nanoFactor converts the fraction of a second to nanoseconds (1000
+	// for microsecond files, 1 for nanosecond files).
+	nanoFactor uint32
+	snaplen    int
+	link       linkType
 	// pos is where the next record starts: 24 + Σ(16 + caplen).
 	pos int64
 	bad int64
+	big []byte // a record larger than the bufio buffer
 }
 
 func openPcap(br *bufio.Reader, name string) (*pcapSource, error) {
-	// gopacket's LinkType is a uint8: read the 32-bit link type ourselves
-	// so that e.g. Linux SLL2 (276) is not mistaken for another type.
-	var link linkType
-	if hdr, _ := br.Peek(24); len(hdr) == 24 {
-		if binary.LittleEndian.Uint32(hdr[0:4]) == magicPcapUs || binary.LittleEndian.Uint32(hdr[0:4]) == magicPcapNs {
-			link = linkType(binary.LittleEndian.Uint32(hdr[20:24]))
-		} else {
-			link = linkType(binary.BigEndian.Uint32(hdr[20:24]))
-		}
-	}
-	cr := &countingReader{r: br}
-	r, err := pcapgo.NewReader(cr)
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &FormatError{File: name, Reason: fmt.Sprintf("capture truncated at byte %d: file header incomplete; no packets read", cr.n), Offset: cr.n}
+	hdr, err := br.Peek(24)
+	if len(hdr) < 24 {
+		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &FormatError{File: name, Reason: fmt.Sprintf("capture truncated at byte %d: file header incomplete; no packets read", len(hdr)), Offset: int64(len(hdr))}
 		}
 		return nil, &FormatError{File: name, Reason: "pcap file header: " + err.Error(), Offset: 0}
 	}
-	if !supportedLink(link) {
-		return nil, &FormatError{File: name, Reason: fmt.Sprintf("unsupported link type %d (%s)", int(link), linkName(link)), Offset: 20}
+	r, err := pcapgo.NewReader(bytes.NewReader(hdr))
+	if err != nil {
+		return nil, &FormatError{File: name, Reason: "pcap file header: " + err.Error(), Offset: 0}
 	}
-	if sl := r.Snaplen(); sl == 0 || sl > maxSnaplen {
-		r.SetSnaplen(maxSnaplen)
+	// gopacket's LinkType is a uint8: read the 32-bit link type ourselves
+	// so that e.g. Linux SLL2 (276) is not mistaken for another type.
+	s := &pcapSource{br: br, nanoFactor: 1000, pos: 24}
+	switch binary.LittleEndian.Uint32(hdr[0:4]) {
+	case magicPcapUs:
+	case magicPcapNs:
+		s.nanoFactor = 1
+	default:
+		s.bigEndian = true
+		if binary.BigEndian.Uint32(hdr[0:4]) == magicPcapNs {
+			s.nanoFactor = 1
+		}
 	}
-	return &pcapSource{cr: cr, r: r, link: link, pos: 24}, nil
+	s.link = linkType(s.u32(hdr[20:24]))
+	if !supportedLink(s.link) {
+		return nil, &FormatError{File: name, Reason: fmt.Sprintf("unsupported link type %d (%s)", int(s.link), linkName(s.link)), Offset: 20}
+	}
+	s.snaplen = int(r.Snaplen())
+	if s.snaplen == 0 || s.snaplen > maxSnaplen {
+		s.snaplen = maxSnaplen
+	}
+	if _, err := br.Discard(24); err != nil {
+		return nil, &FormatError{File: name, Reason: "pcap file header: " + err.Error(), Offset: 0}
+	}
+	return s, nil
+}
+
+func (s *pcapSource) u32(b []byte) uint32 {
+	if s.bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 func (s *pcapSource) format() string { return "pcap" }
 func (s *pcapSource) offset() int64  { return s.bad }
 
+// next reads one record. A clean end is the file ending exactly at a
+// record boundary; anything else (short header, short data, impossible
+// lengths, a read error) means the capture stops making sense here.
 func (s *pcapSource) next() ([]byte, gopacket.CaptureInfo, linkType, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil {
-		// A clean end is the file ending exactly at a record boundary;
-		// anything else (short header, short data, impossible lengths)
-		// means the capture stops making sense here.
-		if errors.Is(err, io.EOF) && s.cr.n == s.pos {
+	var ci gopacket.CaptureInfo
+	hdr, err := s.br.Peek(16)
+	if len(hdr) < 16 {
+		if len(hdr) == 0 && errors.Is(err, io.EOF) {
 			return nil, ci, s.link, io.EOF
 		}
-		s.bad = s.pos
-		return nil, ci, s.link, errTruncated
+		return s.truncated()
 	}
-	s.pos += 16 + int64(ci.CaptureLength)
+	// As pcapgo: the fraction is scaled in 32 bits.
+	ci.Timestamp = time.Unix(int64(s.u32(hdr[0:4])), int64(s.u32(hdr[4:8])*s.nanoFactor)).UTC()
+	ci.CaptureLength = int(s.u32(hdr[8:12]))
+	ci.Length = int(s.u32(hdr[12:16]))
+	if ci.CaptureLength > s.snaplen || ci.CaptureLength > ci.Length {
+		return s.truncated()
+	}
+	n := 16 + ci.CaptureLength
+	var data []byte
+	if n <= s.br.Size() {
+		rec, _ := s.br.Peek(n)
+		if len(rec) < n {
+			return s.truncated()
+		}
+		data = rec[16:n:n]
+		_, _ = s.br.Discard(n) // cannot fail: the bytes are buffered
+	} else {
+		_, _ = s.br.Discard(16)
+		if cap(s.big) < ci.CaptureLength {
+			s.big = make([]byte, ci.CaptureLength)
+		}
+		data = s.big[:ci.CaptureLength]
+		if _, err := io.ReadFull(s.br, data); err != nil {
+			return s.truncated()
+		}
+	}
+	s.pos += int64(n)
 	return data, ci, s.link, nil
+}
+
+func (s *pcapSource) truncated() ([]byte, gopacket.CaptureInfo, linkType, error) {
+	s.bad = s.pos
+	return nil, gopacket.CaptureInfo{}, s.link, errTruncated
 }
 
 // pcapngSource reads pcapng through pcapgo.NgReader. The reader sits on a

@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -34,6 +35,21 @@ func makeConnKey(p *packet) connKey { return connKeyOf(p.src, p.dst, p.sport, p.
 
 // connKeyOf is the key of the conversation between (x, px) and (y, py).
 func connKeyOf(x, y netip.Addr, px, py uint16, t l4) connKey {
+	if x.Is4() && y.Is4() {
+		// The commonest case without Compare and As16: the same order
+		// (IPv4 addresses compare as big-endian numbers) and the same
+		// IPv4-mapped 16-byte form.
+		xa, ya := x.As4(), y.As4()
+		xn, yn := binary.BigEndian.Uint32(xa[:]), binary.BigEndian.Uint32(ya[:])
+		if xn > yn || (xn == yn && px > py) {
+			xa, ya, px, py = ya, xa, py, px
+		}
+		k := connKey{pa: px, pb: py, t: t}
+		k.a[10], k.a[11], k.b[10], k.b[11] = 0xff, 0xff, 0xff, 0xff
+		copy(k.a[12:], xa[:])
+		copy(k.b[12:], ya[:])
+		return k
+	}
 	if c := x.Compare(y); c > 0 || (c == 0 && px > py) {
 		x, y, px, py = y, x, py, px
 	}
@@ -84,6 +100,11 @@ type conn struct {
 
 	// detail is what the dissector learnt of a remote session.
 	detail string
+
+	// wheelSlot and wheelIdx-1 locate c in the idle wheel (idle.go);
+	// wheelIdx is 0 when c is in no slot.
+	wheelSlot uint16
+	wheelIdx  int32
 }
 
 // clientIsSource decides which end of a new conversation is the client:
@@ -109,13 +130,20 @@ func clientIsSource(p *packet) bool {
 }
 
 func (a *analysis) newConn(p *packet) *conn {
-	c := &conn{t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
+	var c *conn
+	if n := len(a.spareConns); n > 0 {
+		c = a.spareConns[n-1]
+		a.spareConns = a.spareConns[:n-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{t: p.transport, first: p.ts, last: p.ts, firstFrame: p.frame}
 	if clientIsSource(p) {
 		c.cli, c.cport, c.srv, c.sport = p.src, p.sport, p.dst, p.dport
 	} else {
 		c.cli, c.cport, c.srv, c.sport = p.dst, p.dport, p.src, p.sport
 	}
-	c.setProtocol(portProtocol(c.t, c.sport))
+	c.setProtocol(a, portProtocol(c.t, c.sport))
 	if c.t == l4UDP {
 		// No UDP signature detection: the port decides.
 		c.settled = true
@@ -125,14 +153,17 @@ func (a *analysis) newConn(p *packet) *conn {
 
 // setProtocol names the conversation's protocol and attaches the matching
 // dissector; data already buffered for another dissector is dropped.
-func (c *conn) setProtocol(proto string) {
+func (c *conn) setProtocol(a *analysis, proto string) {
 	c.protocol = proto
 	c.app, c.dgram = nil, nil
 	for i := range c.half {
 		c.half[i].reset()
 	}
 	if c.t == l4TCP {
-		if mk := tcpDissectors[proto]; mk != nil {
+		if n := len(a.spareHTTP); proto == "http" && n > 0 {
+			c.app = a.spareHTTP[n-1]
+			a.spareHTTP = a.spareHTTP[:n-1]
+		} else if mk := tcpDissectors[proto]; mk != nil {
 			c.app = mk()
 		}
 	} else {
@@ -161,7 +192,14 @@ func (a *analysis) transportPacket(p *packet) {
 		return
 	}
 	k := makeConnKey(p)
-	c := a.conns[k]
+	c := a.lastConn
+	if c == nil || a.lastKey != k {
+		c = a.conns[k]
+	}
+	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
+		a.expire(c)
+		c = nil
+	}
 	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
 		return
 	}
@@ -176,7 +214,9 @@ func (a *analysis) transportPacket(p *packet) {
 		}
 		c = a.newConn(p)
 		a.conns[k] = c
+		a.schedule(c)
 	}
+	a.lastConn, a.lastKey = c, k
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -184,8 +224,11 @@ func (a *analysis) transportPacket(p *packet) {
 		if p.syn && !p.ack {
 			c.synSeen = true
 		}
-		if p.fin || p.rst {
+		if (p.fin || p.rst) && !c.closed {
 			c.closed = true
+			// Its limit shrank to halfClosedQuiet.
+			a.unschedule(c)
+			a.schedule(c)
 		}
 		if p.fin {
 			c.finSeen |= 1 << d
@@ -210,7 +253,7 @@ func (a *analysis) transportPacket(p *packet) {
 		if proto := detectTCP(c, d, p.payload); proto != "" {
 			c.settled = true
 			if proto != c.protocol {
-				c.setProtocol(proto)
+				c.setProtocol(a, proto)
 			}
 		} else if c.tries++; c.tries >= 6 {
 			c.settled = true
@@ -224,45 +267,174 @@ func (a *analysis) transportPacket(p *packet) {
 
 // A TCP connection closed both ways (or reset) with nothing waiting for a
 // hole is folded at once instead of idling closedIdle in the table with
-// its stream and dissector state. What can still arrive is a final ACK or
-// a retransmission: a closedConn remembers, for closedIdle like the
+// its stream and dissector state; one closed one way is folded after
+// halfClosedQuiet of silence (idle.go). What can still arrive is a final
+// ACK or a retransmission: a closedConn remembers, for closedIdle like the
 // connection would have stayed, where such a segment is counted: the flow
 // and the remote session the connection became. So late segments neither
 // start a new "connection" (with a guessed direction and protocol) nor a
 // second session, and the figures are those of the connection kept whole.
 // A payload in such a segment is not dissected: after both FINs or a RST
-// it is a retransmission of what was delivered, or not a stream anymore.
+// it is a retransmission of what was delivered, or not a stream anymore;
+// after one FIN and halfClosedQuiet of silence, most likely one too.
 type closedConn struct {
-	cli     netip.Addr
-	cport   uint16
-	session int32 // index in analysis.sessions, -1 for none
+	k       connKey
 	last    time.Time
 	flow    *flowAgg // nil when the flow table was full
+	session int32    // index in analysis.sessions, -1 for none
+	// cliIsA says the client is the (a, pa) end of the key.
+	cliIsA bool
+	used   bool
+}
+
+// closedWays and closedSets size the recently-closed set: a table of
+// closedSets sets of closedWays entries, the set chosen by a hash of the
+// 4-tuple. A new entry takes a free way or the way least recently active;
+// an entry it replaces within its closedIdle is counted in
+// Stats.ClosedEvictions. Late segments come within seconds; a busy link
+// closes hundreds of connections a second (each web fetch is one), and a
+// set sized by closedIdle held the 4-tuples of minutes of them. A fixed
+// table costs no map operations: a fold and a new connection each look at
+// one set.
+const (
+	closedWays = 2
+	closedSets = 1 << 14
+)
+
+// closedSet is the recently-closed set (memory fixed once the first
+// connection is folded).
+type closedSet struct {
+	table []closedConn
+	n     int
+}
+
+func (s *closedSet) len() int { return s.n }
+
+// closedHash mixes the key into a set index. It is fixed (no per-run
+// seed) so replays evict the same entries.
+func closedHash(k *connKey) int {
+	h := binary.LittleEndian.Uint64(k.a[0:8])*0x9e3779b97f4a7c15 ^
+		binary.LittleEndian.Uint64(k.a[8:16])*0xc2b2ae3d27d4eb4f ^
+		binary.LittleEndian.Uint64(k.b[0:8])*0x165667b19e3779f9 ^
+		binary.LittleEndian.Uint64(k.b[8:16])*0x27d4eb2f165667c5 ^
+		(uint64(k.pa)|uint64(k.pb)<<16|uint64(k.t)<<32)*0x94d049bb133111eb
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return int(h % closedSets)
+}
+
+// put stores t; true when it replaced an entry still within closedIdle.
+func (s *closedSet) put(t closedConn) (evicted bool) {
+	if s.table == nil {
+		s.table = make([]closedConn, closedSets*closedWays)
+	}
+	set := s.table[closedHash(&t.k)*closedWays:][:closedWays]
+	way := &set[0]
+	for i := range set {
+		e := &set[i]
+		if e.used && e.k == t.k {
+			// An earlier connection on the same 4-tuple: replaced.
+			*e = t
+			e.used = true
+			return false
+		}
+	}
+	for i := range set {
+		e := &set[i]
+		if !e.used {
+			way = e
+			break
+		}
+		if e.last.Before(way.last) {
+			way = e
+		}
+	}
+	if way.used {
+		evicted = t.last.Sub(way.last) <= closedIdle
+	} else {
+		s.n++
+	}
+	t.used = true
+	*way = t
+	return evicted
+}
+
+// get returns the entry for k, or nil.
+func (s *closedSet) get(k connKey) *closedConn {
+	if s.table == nil {
+		return nil
+	}
+	set := s.table[closedHash(&k)*closedWays:][:closedWays]
+	for i := range set {
+		if set[i].used && set[i].k == k {
+			return &set[i]
+		}
+	}
+	return nil
+}
+
+// drop forgets the entry t (from get).
+func (s *closedSet) drop(t *closedConn) {
+	t.used = false
+	s.n--
 }
 
 // foldClosed folds c and leaves a closedConn for its late segments.
 func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
+	a.unschedule(c)
 	delete(a.conns, k)
-	if len(a.closed) >= a.maxFlows {
-		return // late segments will look like a new conversation
+	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
+		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
+	a.forget(c) // last use of c
+	if a.closed.put(t) {
+		a.stats.ClosedEvictions++
 	}
-	a.closed[k] = closedConn{cli: c.cli, cport: c.cport, session: int32(session), last: c.last, flow: flow}
 }
+
+// forget drops c from the last-connection cache as it leaves the table,
+// and keeps it for reuse: nothing refers to a folded connection any more
+// (fold and foldClosed are the only ways out of the table, and their
+// callers drop c), and the web's short connections were most of the
+// analysis's allocations.
+func (a *analysis) forget(c *conn) {
+	if a.lastConn == c {
+		a.lastConn = nil
+	}
+	if h, ok := c.app.(*httpStream); ok && len(a.spareHTTP) < maxSpareConns {
+		*h = httpStream{} // as tcpDissectors["http"] makes it
+		a.spareHTTP = append(a.spareHTTP, h)
+	}
+	if len(a.spareConns) < maxSpareConns {
+		*c = conn{}
+		a.spareConns = append(a.spareConns, c)
+	}
+}
+
+// maxSpareConns bounds the connections kept for reuse.
+const maxSpareConns = 1024
 
 // lateSegment accounts p to a connection folded by foldClosed; false when
 // there is none, or p opens a new connection on the same 4-tuple.
 func (a *analysis) lateSegment(k connKey, p *packet) bool {
-	t, ok := a.closed[k]
-	if !ok {
+	if p.syn && !p.ack {
+		// A new connection on the 4-tuple. Any entry of the old one
+		// stays, unused while the new one is in the table, and goes when
+		// the new one leaves it (put replaces it, fold drops it): this
+		// saves a look at the set for every connection opened.
 		return false
 	}
-	if p.syn && !p.ack {
-		delete(a.closed, k)
+	t := a.closed.get(k)
+	if t == nil {
+		return false
+	}
+	if p.ts.Sub(t.last) > closedIdle {
+		a.closed.drop(t)
 		return false
 	}
 	d := toClient
-	if p.src == t.cli && p.sport == t.cport {
+	if (p.src.As16() == k.a && p.sport == k.pa) == t.cliIsA {
 		d = toServer
 	}
 	n := int64(len(p.payload))
@@ -287,7 +459,6 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 		}
 	}
 	t.last = p.ts
-	a.closed[k] = t
 	return true
 }
 
@@ -309,11 +480,12 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 	if !clientIsSource(p) {
 		cli, srv, sport, d = p.dst, p.src, p.sport, toClient
 	}
-	proto := udpPorts[sport]
-	if udpDissectors[proto] != nil {
+	proto, dissected := udpPortProtocol(sport)
+	if dissected {
 		return false
 	}
-	f := a.flowAgg(flowKey{cli: cli, srv: srv, t: l4UDP, port: sport, proto: proto}, p.ts, p.ts, p.frame)
+	protoIdx := udpPortIdx[sport]
+	f := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
 	if f == nil {
 		return true
 	}
@@ -332,7 +504,17 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 // session are aggregated, and the conversation leaves the table.
 func (a *analysis) fold(c *conn) {
 	a.finish(c)
-	delete(a.conns, c.key())
+	a.unschedule(c)
+	k := c.key()
+	delete(a.conns, k)
+	if c.synSeen {
+		// An entry left by an earlier connection on this 4-tuple (see
+		// lateSegment) must not take this one's late segments.
+		if t := a.closed.get(k); t != nil {
+			a.closed.drop(t)
+		}
+	}
+	a.forget(c) // last use of c
 }
 
 // finish is fold without leaving the table (for result, which drops the
@@ -368,59 +550,22 @@ func (a *analysis) evictConns() {
 	}
 }
 
-// Idle limits, measured in capture time so a replay gives the same result.
-const (
-	closedIdle = 2 * time.Minute
-	tcpIdle    = time.Hour
-	udpIdle    = 10 * time.Minute
-)
-
-// sweepInterval is how much capture time passes between idle sweeps: a
-// quarter of the shortest idle limit. Sweeping by packet count instead
-// scanned the whole table thousands of times on a fast link, for
-// connections that could not have expired yet.
-const sweepInterval = closedIdle / 4
-
-// maybeSweep runs sweepIdle once per sweepInterval of capture time.
-func (a *analysis) maybeSweep(now time.Time) {
-	if a.nextSweep.IsZero() {
-		a.nextSweep = now.Add(sweepInterval)
-		return
-	}
-	if now.Before(a.nextSweep) {
-		return
-	}
-	a.sweepIdle(now)
-	a.nextSweep = now.Add(sweepInterval)
-}
-
-// sweepIdle folds conversations that have been quiet long enough that
-// keeping them only costs memory.
-func (a *analysis) sweepIdle(now time.Time) {
-	var idle []*conn
-	for _, c := range a.conns {
-		quiet := now.Sub(c.last)
-		if (c.closed && quiet > closedIdle) || (c.t == l4TCP && quiet > tcpIdle) || (c.t == l4UDP && quiet > udpIdle) {
-			idle = append(idle, c)
-		}
-	}
-	slices.SortFunc(idle, func(x, y *conn) int { return cmp.Compare(x.firstFrame, y.firstFrame) })
-	for _, c := range idle {
-		a.fold(c)
-	}
-	for k, t := range a.closed {
-		if now.Sub(t.last) > closedIdle {
-			delete(a.closed, k)
-		}
-	}
-}
-
-// flowKey is what a Flow observation aggregates over.
+// flowKey is what a Flow observation aggregates over. It is fixed-size
+// and pointer-free (addresses as 16 bytes plus their family, the protocol
+// as an index in the analysis's name table): it hashes and compares as one
+// block, and the table, whose values are indexes too, is never scanned by
+// the garbage collector. With one flow per client, server and service,
+// this is the largest table of a long capture.
 type flowKey struct {
-	cli, srv netip.Addr
-	t        l4
-	port     uint16
-	proto    string
+	cli, srv   [16]byte
+	port       uint16
+	proto      uint16
+	t          l4
+	cli4, srv4 bool
+}
+
+func makeFlowKey(cli, srv netip.Addr, t l4, port, proto uint16) flowKey {
+	return flowKey{cli: cli.As16(), srv: srv.As16(), cli4: cli.Is4(), srv4: srv.Is4(), t: t, port: port, proto: proto}
 }
 
 type flowAgg struct {
@@ -429,24 +574,66 @@ type flowAgg struct {
 	firstFrame  int64
 }
 
-// flowAgg returns the aggregate for k, creating it with the given span;
-// nil (and counted) when the table is full.
-func (a *analysis) flowAgg(k flowKey, first, last time.Time, firstFrame int64) *flowAgg {
-	f := a.flows[k]
-	if f == nil {
-		if len(a.flows) >= a.maxFlows {
-			a.stats.Evictions++
-			return nil
+// flowChunk is how many flow aggregates are allocated together: a chunk
+// never moves, so a *flowAgg stays valid, and there is no allocation, nor
+// object for the collector to track, per flow.
+const flowChunk = 512
+
+// flowTable holds the flow aggregates.
+type flowTable struct {
+	index  map[flowKey]int32
+	chunks [][]flowAgg
+	n      int
+}
+
+func (t *flowTable) len() int { return t.n }
+
+func (t *flowTable) at(i int32) *flowAgg { return &t.chunks[i/flowChunk][i%flowChunk] }
+
+// protoID is the index of a protocol name in the analysis's name table:
+// the port table's names, then any other name met (s7comm-plus).
+func (a *analysis) protoID(name string) uint16 {
+	if i, ok := portNameIdx[name]; ok {
+		return i
+	}
+	for i, n := range a.extraProtos {
+		if n == name {
+			return uint16(len(portNames) + i)
 		}
-		tr := otaudit.TCP
-		if k.t == l4UDP {
-			tr = otaudit.UDP
-		}
-		f = &flowAgg{
-			flow:  otaudit.Flow{Client: k.cli, Server: k.srv, Transport: tr, ServerPort: k.port, Protocol: k.proto},
-			first: first, last: last, firstFrame: firstFrame,
-		}
-		a.flows[k] = f
+	}
+	a.extraProtos = append(a.extraProtos, name)
+	return uint16(len(portNames) + len(a.extraProtos) - 1)
+}
+
+// flowAgg returns the aggregate for k (whose protocol is named proto),
+// creating it with the given span; nil (and counted) when the table is
+// full.
+func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) *flowAgg {
+	t := &a.flows
+	if t.index == nil {
+		t.index = map[flowKey]int32{}
+	}
+	if i, ok := t.index[k]; ok {
+		return t.at(i)
+	}
+	if t.n >= a.maxFlows {
+		a.stats.Evictions++
+		return nil
+	}
+	if t.n%flowChunk == 0 {
+		t.chunks = append(t.chunks, make([]flowAgg, flowChunk))
+	}
+	i := int32(t.n)
+	t.n++
+	t.index[k] = i
+	tr := otaudit.TCP
+	if k.t == l4UDP {
+		tr = otaudit.UDP
+	}
+	f := t.at(i)
+	*f = flowAgg{
+		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: k.port, Protocol: proto},
+		first: first, last: last, firstFrame: firstFrame,
 	}
 	return f
 }
@@ -463,7 +650,7 @@ func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
 }
 
 func (a *analysis) addFlow(c *conn) *flowAgg {
-	f := a.flowAgg(flowKey{cli: c.cli, srv: c.srv, t: c.t, port: c.sport, proto: c.protocol}, c.first, c.last, c.firstFrame)
+	f := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
 	if f == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package pcap
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 // closedSSH is an SSH connection closed both ways, then a final ACK and a
 // retransmitted FIN of the server: the segments that arrive after the
 // connection left the table.
-func closedSSH(t *testing.T) *tcpSession {
+func closedSSH(t testing.TB) *tcpSession {
 	s := newTCPSession(t, "10.0.0.1", 50022, "10.0.0.2", 22).
 		client([]byte("SSH-2.0-OpenSSH_9.6\r\n")).
 		server([]byte("SSH-2.0-dropbear_2022.83\r\n")).
@@ -40,8 +41,8 @@ func runAnalysis(t *testing.T, b []byte) *analysis {
 func TestClosedConnectionLeavesTableAndCountsLateSegments(t *testing.T) {
 	s := closedSSH(t)
 	a := runAnalysis(t, capture(t, s.frames...))
-	if len(a.conns) != 0 || len(a.closed) != 1 {
-		t.Fatalf("after both FINs: %d connections in the table, %d closed entries; want 0 and 1", len(a.conns), len(a.closed))
+	if len(a.conns) != 0 || a.closed.len() != 1 {
+		t.Fatalf("after both FINs: %d connections in the table, %d closed entries; want 0 and 1", len(a.conns), a.closed.len())
 	}
 	r := a.result()
 	var flows []*otaudit.Flow
@@ -73,8 +74,10 @@ func TestSYNAfterClosedConnectionStartsANewOne(t *testing.T) {
 	s := closedSSH(t)
 	again := newTCPSession(t, "10.0.0.1", 50022, "10.0.0.2", 22).client([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
 	a := runAnalysis(t, capture(t, append(s.frames, again.frames...)...))
-	if len(a.closed) != 0 || len(a.conns) != 1 {
-		t.Fatalf("after a new SYN: %d closed entries, %d connections; want 0 and 1", len(a.closed), len(a.conns))
+	// The old connection's entry stays, unused, while the new one is in
+	// the table (lateSegment).
+	if len(a.conns) != 1 {
+		t.Fatalf("after a new SYN: %d connections; want 1", len(a.conns))
 	}
 	r := a.result()
 	n := 0
@@ -93,17 +96,196 @@ func TestSYNAfterClosedConnectionStartsANewOne(t *testing.T) {
 	}
 }
 
-// TestClosedEntriesExpire: a closed entry lives as long as the closed
-// connection would have idled in the table, then goes.
-func TestClosedEntriesExpire(t *testing.T) {
-	a := runAnalysis(t, capture(t, closedSSH(t).frames...))
-	last := a.stats.LastPacket
-	a.sweepIdle(last.Add(closedIdle))
-	if len(a.closed) != 1 {
-		t.Fatalf("closed entry gone before closedIdle")
+// flowsOf returns the flow observations of r.
+func flowsOf(r *Result) []*otaudit.Flow {
+	var flows []*otaudit.Flow
+	for _, o := range r.Observations {
+		if o.Kind == otaudit.KindFlow {
+			flows = append(flows, o.Flow)
+		}
 	}
-	a.sweepIdle(last.Add(closedIdle + time.Second))
-	if len(a.closed) != 0 {
-		t.Fatalf("closed entry kept after closedIdle")
+	return flows
+}
+
+// TestClosedEntriesExpire: a closed entry counts late segments for
+// closedIdle after the connection's last packet; a segment after that
+// is a new conversation of its own.
+func TestClosedEntriesExpire(t *testing.T) {
+	s := closedSSH(t)
+	late := frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 50022, dport: 22, seq: s.cseq + 1, ack: true})
+	ts := every(t0, time.Millisecond, len(s.frames))
+	last := ts[len(ts)-1]
+	for _, c := range []struct {
+		after     time.Duration
+		wantFlows int
+	}{{closedIdle, 1}, {closedIdle + time.Second, 2}} {
+		frames := append(append([][]byte{}, s.frames...), late)
+		a := runAnalysis(t, timedCapture(1, append(append([]time.Time{}, ts...), last.Add(c.after)), frames...))
+		flows := flowsOf(a.result())
+		n := int64(0)
+		for _, f := range flows {
+			n += f.Packets
+		}
+		// After closedIdle the late ACK is a conversation of its own; its
+		// direction is guessed from the ports, so it lands in the same
+		// flow or in a second one: either way the packet is counted.
+		if n != int64(len(frames)) {
+			t.Errorf("late segment %v after the last: %d packets in flows, want %d", c.after, n, len(frames))
+		}
+		conns := 0
+		for _, f := range flows {
+			conns += int(f.Connections)
+		}
+		if c.after <= closedIdle && (len(flows) != 1 || a.stats.Packets != int64(len(frames))) {
+			t.Errorf("late segment %v after the last: flows %+v, want the one ssh flow", c.after, flows)
+		}
+		if conns != 1 {
+			t.Errorf("late segment %v after the last: %d connections, want 1 (no SYN in the late one)", c.after, conns)
+		}
+	}
+}
+
+// TestHalfClosedConnectionFoldsAfterQuiet: a connection closed one way
+// leaves the table after halfClosedQuiet of silence, not before, and its
+// 4-tuple is kept: a later retransmission still counts to its flow.
+func TestHalfClosedConnectionFoldsAfterQuiet(t *testing.T) {
+	s := newTCPSession(t, "10.0.0.1", 50080, "10.0.0.2", 80).
+		client([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).
+		server([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")).
+		fin()
+	other := frame(t, segment{src: "10.0.0.3", dst: "10.0.0.4", sport: 1234, dport: 5678, udp: true, payload: []byte("x")})
+	retrans := frame(t, segment{src: "10.0.0.2", dst: "10.0.0.1", sport: 80, dport: 50080, seq: 1, ack: true})
+	ts := every(t0, time.Millisecond, len(s.frames))
+	last := ts[len(ts)-1]
+
+	k := connKeyOf(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 50080, 80, l4TCP)
+	// Another packet within the quiet time: still in the table.
+	a := runAnalysis(t, timedCapture(1, append(append([]time.Time{}, ts...), last.Add(halfClosedQuiet)), append(append([][]byte{}, s.frames...), other)...))
+	if _, ok := a.conns[k]; !ok || a.closed.len() != 0 {
+		t.Fatalf("within the quiet time: in the table %v, %d closed entries; want true and 0", ok, a.closed.len())
+	}
+	// After it (the wheel's second granularity included): folded.
+	frames := append(append([][]byte{}, s.frames...), other, retrans)
+	times := append(append([]time.Time{}, ts...), last.Add(halfClosedQuiet+2*time.Second), last.Add(halfClosedQuiet+3*time.Second))
+	a = runAnalysis(t, timedCapture(1, times, frames...))
+	if _, ok := a.conns[k]; ok {
+		t.Fatalf("half-closed connection still in the table after %v of quiet", halfClosedQuiet+2*time.Second)
+	}
+	var web *otaudit.Flow
+	for _, f := range flowsOf(a.result()) {
+		if f.ServerPort == 80 {
+			if web != nil {
+				t.Fatalf("two flows to port 80: the retransmission started a new conversation")
+			}
+			web = f
+		}
+	}
+	if web == nil || web.Packets != int64(len(s.frames)+1) || web.Connections != 1 || web.Protocol != "http" {
+		t.Fatalf("web flow = %+v; want one http connection of %d packets", web, len(s.frames)+1)
+	}
+}
+
+// TestClosedSetIsBounded: past its capacity the recently-closed set
+// replaces entries, and counts each one replaced within its closedIdle.
+func TestClosedSetIsBounded(t *testing.T) {
+	a := newAnalysis("bound.pcap", testJudge, discardLogger(), 1<<20)
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	n := closedSets*closedWays + 1000
+	for i := range n {
+		p := &packet{frame: int64(i + 1), ts: t0, src: cli, dst: srv, sport: uint16(1024 + i), dport: 80, transport: l4TCP, rst: true, hasIP: true}
+		a.transportPacket(p)
+	}
+	if a.closed.len() > closedSets*closedWays || int64(a.closed.len())+a.stats.ClosedEvictions != int64(n) {
+		t.Fatalf("closed set holds %d entries, %d evictions, of %d folded; want at most %d, and every one held or counted",
+			a.closed.len(), a.stats.ClosedEvictions, n, closedSets*closedWays)
+	}
+	// Random placement of 1.03 × capacity entries in 2-way sets fills about 74 %.
+	if a.closed.len() < closedSets*closedWays*7/10 {
+		t.Errorf("closed set holds %d entries of %d: the hash spreads them badly", a.closed.len(), closedSets*closedWays)
+	}
+}
+
+// TestIsRemoteProtocolMatchesTable: the switch of isRemoteProtocol and
+// the remoteProtocols table (used for the kernel filter) agree.
+func TestIsRemoteProtocolMatchesTable(t *testing.T) {
+	for _, name := range append(append([]string{}, portNames...), "s7comm-plus", "nope") {
+		if isRemoteProtocol(name) != remoteProtocols[name] {
+			t.Errorf("%q: isRemoteProtocol %v, remoteProtocols %v", name, isRemoteProtocol(name), remoteProtocols[name])
+		}
+	}
+	for name := range remoteProtocols {
+		if !isRemoteProtocol(name) {
+			t.Errorf("%q is in remoteProtocols but not isRemoteProtocol", name)
+		}
+	}
+}
+
+// TestConnKeyIPv4FastPathMatchesGeneric: the IPv4 shortcut of connKeyOf
+// gives the key the general form gives, in both directions.
+func TestConnKeyIPv4FastPathMatchesGeneric(t *testing.T) {
+	generic := func(x, y netip.Addr, px, py uint16, tr l4) connKey {
+		if c := x.Compare(y); c > 0 || (c == 0 && px > py) {
+			x, y, px, py = y, x, py, px
+		}
+		return connKey{a: x.As16(), b: y.As16(), pa: px, pb: py, t: tr, v6: !x.Is4()}
+	}
+	addrs := []string{"10.0.0.1", "10.0.0.2", "192.168.1.1", "0.0.0.0", "255.255.255.255", "10.0.1.0"}
+	for _, xs := range addrs {
+		for _, ys := range addrs {
+			x, y := netip.MustParseAddr(xs), netip.MustParseAddr(ys)
+			for _, ports := range [][2]uint16{{1, 2}, {2, 1}, {502, 502}} {
+				got, want := connKeyOf(x, y, ports[0], ports[1], l4TCP), generic(x, y, ports[0], ports[1], l4TCP)
+				if got != want {
+					t.Fatalf("connKeyOf(%v, %v, %v) = %+v, want %+v", x, y, ports, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestStaleClosedEntryTakesNoSegments: a connection reopened on a closed
+// one's 4-tuple, then folded without closing (here: the table is full),
+// leaves no entry behind that would take the next segment as late.
+func TestStaleClosedEntryTakesNoSegments(t *testing.T) {
+	a := newAnalysis("stale.pcap", testJudge, discardLogger(), 1<<20)
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	seg := func(i int, syn, rst bool, payload string) *packet {
+		return &packet{frame: int64(i), ts: t0.Add(time.Duration(i) * time.Millisecond), src: cli, dst: srv, sport: 40000, dport: 22,
+			transport: l4TCP, syn: syn, rst: rst, hasIP: true, payload: []byte(payload)}
+	}
+	a.transportPacket(seg(1, true, false, ""))
+	a.transportPacket(seg(2, false, true, "")) // reset: folded, entry kept
+	a.transportPacket(seg(3, true, false, "")) // reopened
+	k := connKeyOf(cli, srv, 40000, 22, l4TCP)
+	a.fold(a.conns[k]) // leaves without closing, as on eviction
+	a.transportPacket(seg(4, false, false, "x"))
+	if _, ok := a.conns[k]; !ok {
+		t.Fatalf("a segment after the reopened connection left was counted as a late segment of the first")
+	}
+}
+
+// TestIdleWheelTakesAnyCaptureTime: capture times before 1970 or at the
+// end of time.Time's range (a file can say anything) neither panic nor
+// lose connections.
+func TestIdleWheelTakesAnyCaptureTime(t *testing.T) {
+	for _, start := range []time.Time{time.Unix(-1e9, 0), time.Unix(-1, 999_999_999), time.Unix(1<<62, 0), time.Unix(1<<63-1, 0)} {
+		a := newAnalysis("times.pcap", testJudge, discardLogger(), 1<<20)
+		cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+		for i, step := range []time.Duration{0, time.Second, time.Hour, 0, 2 * time.Hour, -time.Hour} {
+			ts := start.Add(step)
+			p := &packet{frame: int64(i + 1), ts: ts, src: cli, dst: srv, sport: uint16(40000 + i), dport: 502, transport: l4TCP, ack: true, hasIP: true, payload: []byte{0, 1}}
+			a.stats.Packets++
+			a.transportPacket(p)
+			a.expireIdle(ts)
+		}
+		var packets int64
+		for _, o := range a.result().Observations {
+			if o.Kind == otaudit.KindFlow {
+				packets += o.Flow.Packets
+			}
+		}
+		if packets != 6 {
+			t.Errorf("start %v: %d packets in flows, want 6", start, packets)
+		}
 	}
 }

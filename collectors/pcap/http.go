@@ -50,6 +50,9 @@ type httpRequest struct {
 type httpStream struct {
 	side    [2]httpSide
 	pending []httpRequest
+	// first backs pending for the usual one request at a time, which
+	// otherwise cost an allocation per request.
+	first [1]httpRequest
 }
 
 func (h *httpStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) int {
@@ -107,6 +110,9 @@ func (h *httpStream) line(a *analysis, c *conn, d dir, s *httpSide, line []byte,
 			}
 			if len(h.pending) >= maxPendingRequests {
 				h.answer(a, c, 0)
+			}
+			if h.pending == nil {
+				h.pending = h.first[:0:1]
 			}
 			h.pending = append(h.pending, httpRequest{head: bytes.HasPrefix(line, []byte("HEAD ")), frame: *f})
 			s.phase = httpHeaders
@@ -250,6 +256,7 @@ func (h *httpStream) answer(a *analysis, c *conn, status int) {
 	h.pending = h.pending[1:]
 	if len(h.pending) == 0 {
 		h.pending = nil // a connection waiting for nothing keeps no array
+		h.first = [1]httpRequest{}
 	}
 	if !r.cred {
 		return

@@ -146,7 +146,7 @@ func (l *liveRun) frame(data []byte, ts time.Time, wireLen int) error {
 		a.stats.LastPacket = ts
 	}
 	a.packet(linkEthernet, data, l.frames, ts, wireLen)
-	a.maybeSweep(ts)
+	a.expireIdle(ts)
 	return nil
 }
 
@@ -172,6 +172,7 @@ func (l *liveRun) flush() error {
 	t.Bytes += r.Stats.Bytes
 	t.DecodeErrors += r.Stats.DecodeErrors
 	t.Evictions += r.Stats.Evictions
+	t.ClosedEvictions += r.Stats.ClosedEvictions
 	t.Dropped = dropped
 	t.LastPacket = r.Stats.LastPacket
 	t.Warnings = append(t.Warnings, r.Stats.Warnings...)

@@ -70,12 +70,20 @@ var modbusFunctions = map[byte]modbusFunction{
 	fcUMAS:                              {"UMAS (Schneider, FC 90)", otaudit.OpOther},
 }
 
-func modbusFunctionInfo(fc byte) modbusFunction {
-	if f, ok := modbusFunctions[fc]; ok {
-		return f
+// modbusFunctionTable is modbusFunctions for every code, unnamed ones
+// included, as an array: it is read for every PDU.
+var modbusFunctionTable = func() (t [256]modbusFunction) {
+	for fc := range t {
+		if f, ok := modbusFunctions[byte(fc)]; ok {
+			t[fc] = f
+		} else {
+			t[fc] = modbusFunction{fmt.Sprintf("Function %d", fc), otaudit.OpOther}
+		}
 	}
-	return modbusFunction{fmt.Sprintf("Function %d", fc), otaudit.OpOther}
-}
+	return t
+}()
+
+func modbusFunctionInfo(fc byte) modbusFunction { return modbusFunctionTable[fc] }
 
 // mbapADU is one Modbus/TCP application data unit.
 type mbapADU struct {
@@ -137,10 +145,40 @@ type modbusStream struct {
 	f   *frameInfo
 	a   *analysis
 	req bool
+	d   dir
+	// ops caches the operations of this connection: a poller repeats the
+	// same few, and each PDU otherwise cost a lookup in the operation
+	// table. Within a connection, the direction decides client and server.
+	ops  [2]modbusOpCache
+	next uint8
+}
+
+type modbusOpCache struct {
+	unit, fc byte
+	d        dir
+	o        *opAgg
+}
+
+// operation is analysis.operation through the connection's cache. Entries
+// of the operation table are never removed, so a cached one stays valid.
+func (m *modbusStream) operation(cli, srv netip.Addr, unit, fc byte) *opAgg {
+	for i := range m.ops {
+		e := &m.ops[i]
+		if e.o != nil && e.unit == unit && e.fc == fc && e.d == m.d {
+			return e.o
+		}
+	}
+	info := modbusFunctionInfo(fc)
+	o := m.a.operation("modbus", cli, srv, int(unit), int(fc), info.name, info.class)
+	if o != nil {
+		m.ops[m.next%uint8(len(m.ops))] = modbusOpCache{unit: unit, fc: fc, d: m.d, o: o}
+		m.next++
+	}
+	return o
 }
 
 func (m *modbusStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) int {
-	m.a, m.f = a, f
+	m.a, m.f, m.d = a, f, d
 	switch {
 	case f.dport == modbusPort:
 		m.req = true
@@ -174,8 +212,7 @@ func (m *modbusStream) pdu(adu mbapADU) {
 	if !m.req {
 		cli, srv = f.dst, f.src
 	}
-	info := modbusFunctionInfo(base)
-	o := a.operation("modbus", cli, srv, int(adu.unit), int(base), info.name, info.class)
+	o := m.operation(cli, srv, adu.unit, base)
 	if o == nil {
 		return
 	}

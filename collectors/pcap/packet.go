@@ -83,6 +83,13 @@ func newDecoder() *decoder {
 	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.arp, &d.loopback, &d.sll, &d.ip4, &d.ip6, &d.tcp, &d.udp}
 	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
 		p := gopacket.NewDecodingLayerParser(first, all...)
+		// A slice indexed by layer type instead of the default map: the
+		// map lookup per layer was a third of the decoding time.
+		var sparse gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+		for _, l := range all {
+			sparse = sparse.Put(l)
+		}
+		p.SetDecodingLayerContainer(sparse)
 		p.IgnoreUnsupported = true
 		return p
 	}
@@ -101,6 +108,14 @@ func newDecoder() *decoder {
 // fields decoded before the error are still set (tshark, too, counts the
 // addresses of a frame whose TCP header is cut).
 func (d *decoder) decode(link linkType, data []byte, p *packet) error {
+	if link == linkEthernet && d.decodeFast(data, p) {
+		return nil
+	}
+	return d.decodeLayers(link, data, p)
+}
+
+// decodeLayers is decode through the DecodingLayerParsers, for every frame.
+func (d *decoder) decodeLayers(link linkType, data []byte, p *packet) error {
 	var parser *gopacket.DecodingLayerParser
 	switch link {
 	case linkEthernet:
@@ -170,6 +185,52 @@ func (d *decoder) decode(link linkType, data []byte, p *packet) error {
 		}
 	}
 	return err
+}
+
+// decodeFast decodes the commonest frame, Ethernet + IPv4 (unfragmented)
+// + TCP or UDP, with the gopacket layers the parsers use but without the
+// parser's dispatch from layer to layer. It fills p only when the frame is
+// such a frame and decoded without error, exactly as the parser would have
+// (same layer code, same fields); otherwise it returns false, leaves p
+// alone, and the parser decodes the frame from the start.
+func (d *decoder) decodeFast(data []byte, p *packet) bool {
+	if len(data) < 14+20 || layers.EthernetType(binary.BigEndian.Uint16(data[12:14])) != layers.EthernetTypeIPv4 {
+		return false
+	}
+	if d.eth.DecodeFromBytes(data, gopacket.NilDecodeFeedback) != nil {
+		return false
+	}
+	if d.ip4.DecodeFromBytes(d.eth.Payload, gopacket.NilDecodeFeedback) != nil ||
+		d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 || len(d.ip4.Payload) == 0 {
+		return false
+	}
+	switch d.ip4.Protocol {
+	case layers.IPProtocolTCP:
+		if d.tcp.DecodeFromBytes(d.ip4.Payload, gopacket.NilDecodeFeedback) != nil {
+			return false
+		}
+		p.transport = l4TCP
+		p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
+		p.seq = d.tcp.Seq
+		p.syn, p.ack, p.fin, p.rst = d.tcp.SYN, d.tcp.ACK, d.tcp.FIN, d.tcp.RST
+		p.payload = d.tcp.Payload
+	case layers.IPProtocolUDP:
+		if d.udp.DecodeFromBytes(d.ip4.Payload, gopacket.NilDecodeFeedback) != nil {
+			return false
+		}
+		p.transport = l4UDP
+		p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+		p.payload = d.udp.Payload
+	default:
+		return false
+	}
+	copy(p.srcMAC[:], d.eth.SrcMAC)
+	copy(p.dstMAC[:], d.eth.DstMAC)
+	p.hasMAC = true
+	p.src = netip.AddrFrom4([4]byte(d.ip4.SrcIP))
+	p.dst = netip.AddrFrom4([4]byte(d.ip4.DstIP))
+	p.hasIP = true
+	return true
 }
 
 // etherLLC is the EthernetType gopacket gives an 802.3 frame (a length,

@@ -69,9 +69,52 @@ func buildPortTables() (tcpPorts, udpPorts map[uint16]string) {
 	return tcpPorts, udpPorts
 }
 
+// The same tables as arrays indexed by port, for the per-packet path,
+// where a map lookup per port was a visible share of the analysis: each
+// entry is an index in portNames (0: no service).
+var (
+	portNames              = []string{""}
+	tcpPortIdx, udpPortIdx [1 << 16]uint16
+	// udpPortDissected[i] says a datagram dissector reads portNames[i].
+	udpPortDissected []bool
+	// portNameIdx is the index of each name in portNames.
+	portNameIdx map[string]uint16
+)
+
+func init() {
+	idx := map[string]uint16{"": 0}
+	name := func(n string) uint16 {
+		i, ok := idx[n]
+		if !ok {
+			i = uint16(len(portNames))
+			idx[n] = i
+			portNames = append(portNames, n)
+		}
+		return i
+	}
+	for port, n := range tcpPorts {
+		tcpPortIdx[port] = name(n)
+	}
+	for port, n := range udpPorts {
+		udpPortIdx[port] = name(n)
+	}
+	portNameIdx = idx
+	udpPortDissected = make([]bool, len(portNames))
+	for i, n := range portNames {
+		udpPortDissected[i] = udpDissectors[n] != nil
+	}
+}
+
 func portProtocol(t l4, port uint16) string {
 	if t == l4TCP {
-		return tcpPorts[port]
+		return portNames[tcpPortIdx[port]]
 	}
-	return udpPorts[port]
+	return portNames[udpPortIdx[port]]
+}
+
+// udpPortProtocol is portProtocol for UDP, with whether a datagram
+// dissector reads that protocol.
+func udpPortProtocol(port uint16) (string, bool) {
+	i := udpPortIdx[port]
+	return portNames[i], udpPortDissected[i]
 }

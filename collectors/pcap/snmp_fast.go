@@ -159,7 +159,13 @@ var (
 
 // snmpFastIdentity is snmpIdentity for a message parseSNMPFast accepted.
 func snmpFastIdentity(a *analysis, m *snmpFast, f *frameInfo) {
-	model, product, name := snmpFastSystem(m)
+	// A device answers the same poll again and again: values the identity
+	// already has are not spelled out again (identity keeps the first).
+	var known otaudit.DeviceIdentity
+	if g := a.idents[identKey{ip: f.src, method: "snmp-passive"}]; g != nil {
+		known = g.id
+	}
+	model, product, name := snmpFastSystemFor(m, known.Model != "", known.ProductCode != "", known.Name != "")
 	if model != "" || product != "" || name != "" {
 		a.identity(otaudit.DeviceIdentity{IP: f.src, Method: "snmp-passive", Model: model, ProductCode: product, Name: name}, f)
 	}
@@ -168,6 +174,16 @@ func snmpFastIdentity(a *analysis, m *snmpFast, f *frameInfo) {
 // snmpFastSystem reads sysDescr, sysObjectID and sysName as snmpIdentity
 // does: the last binding of each wins.
 func snmpFastSystem(m *snmpFast) (model, product, name string) {
+	return snmpFastSystemFor(m, false, false, false)
+}
+
+// knownValue stands for a value the identity already holds: only whether
+// it is empty matters, since identity keeps the value it has.
+const knownValue = "\x00known"
+
+// snmpFastSystemFor is snmpFastSystem, with knownValue (or "") for the
+// fields said known: the same emptiness, without building the strings.
+func snmpFastSystemFor(m *snmpFast, knownModel, knownProduct, knownName bool) (model, product, name string) {
 	for vbl := m.vbl; len(vbl) > 0; {
 		_, vb, rest, _ := snmpFastTLV(vbl)
 		vbl = rest
@@ -175,14 +191,39 @@ func snmpFastSystem(m *snmpFast) (model, product, name string) {
 		tag, v, _, _ := snmpFastTLV(val)
 		switch {
 		case tag == 0x04 && bytes.Equal(oid, berSysDescr):
-			model = printable(v, 255)
+			model = printableOrKnown(v, 255, knownModel)
 		case tag == 0x06 && bytes.Equal(oid, berSysObjectID):
-			product = printable(snmpFastOIDString(v), 128)
+			if knownProduct {
+				product = knownValue // an OID always spells as ".1.3…"
+			} else {
+				product = printable(snmpFastOIDString(v), 128)
+			}
 		case tag == 0x04 && bytes.Equal(oid, berSysName):
-			name = printable(v, 255)
+			name = printableOrKnown(v, 255, knownName)
 		}
 	}
 	return model, product, name
+}
+
+// printableOrKnown is printable(b, limit), or knownValue when known and
+// printable would not be empty.
+func printableOrKnown(b []byte, limit int, known bool) string {
+	if !known {
+		return printable(b, limit)
+	}
+	kept := 0
+	for _, c := range b {
+		if kept >= limit {
+			break
+		}
+		if c >= 0x20 && c < 0x7f {
+			if c != ' ' {
+				return knownValue
+			}
+			kept++
+		}
+	}
+	return ""
 }
 
 // snmpFastOIDString spells an OID the way gosnmp does (".1.3.6…").

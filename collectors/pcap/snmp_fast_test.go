@@ -57,6 +57,12 @@ func checkSNMPFast(t testing.TB, b []byte) bool {
 	if fm != gm || fp != gp || fn != gn {
 		t.Fatalf("% x: fast system (%q %q %q), gosnmp (%q %q %q)", b, fm, fp, fn, gm, gp, gn)
 	}
+	// With every value already known, only emptiness is computed: it
+	// must be the same.
+	km, kp, kn := snmpFastSystemFor(&m, true, true, true)
+	if (km == "") != (fm == "") || (kp == "") != (fp == "") || (kn == "") != (fn == "") {
+		t.Fatalf("% x: known-value system (%q %q %q), full (%q %q %q)", b, km, kp, kn, fm, fp, fn)
+	}
 	return true
 }
 

@@ -1,0 +1,116 @@
+package pcap
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+)
+
+// rawPcap writes a classic pcap file in the given byte order and time
+// resolution, with snaplen 0 (unknown) so records of any size fit.
+func rawPcap(order binary.AppendByteOrder, nano bool, ts []time.Time, frames ...[]byte) []byte {
+	magic := uint32(magicPcapUs)
+	if nano {
+		magic = magicPcapNs
+	}
+	var b []byte
+	b = order.AppendUint32(b, magic)
+	b = order.AppendUint16(b, 2)
+	b = order.AppendUint16(b, 4)
+	b = append(b, make([]byte, 8)...)
+	b = order.AppendUint32(b, 0)
+	b = order.AppendUint32(b, 1)
+	for i, f := range frames {
+		frac := ts[i].Nanosecond() / 1000
+		if nano {
+			frac = ts[i].Nanosecond()
+		}
+		b = order.AppendUint32(b, uint32(ts[i].Unix()))
+		b = order.AppendUint32(b, uint32(frac))
+		b = order.AppendUint32(b, uint32(len(f)))
+		b = order.AppendUint32(b, uint32(len(f)+4))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// TestPcapRecordsMatchPcapgo reads the same records in both byte orders
+// and both resolutions, one larger than the read buffer, with this
+// package's reader and with pcapgo's, and wants the same packets.
+func TestPcapRecordsMatchPcapgo(t *testing.T) {
+	jumbo := bytes.Repeat([]byte{0xab}, 100_000) // larger than the 64 KiB buffer
+	frames := [][]byte{arpFrame(macA, "10.0.0.1"), jumbo, {}, arpFrame(macB, "10.0.0.2")}
+	ts := []time.Time{t0, t0.Add(1500 * time.Microsecond), t0.Add(time.Second + 7*time.Nanosecond), t0.Add(time.Hour)}
+	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
+		for _, nano := range []bool{false, true} {
+			file := rawPcap(order, nano, ts, frames...)
+			want, err := pcapgo.NewReader(bytes.NewReader(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.SetSnaplen(maxSnaplen) // as this package treats snaplen 0
+
+			src, err := openCapture(bytes.NewReader(file), "x.pcap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; ; i++ {
+				wd, wci, werr := want.ReadPacketData()
+				gd, gci, _, gerr := src.next()
+				if werr != nil || gerr != nil {
+					if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) {
+						t.Fatalf("%v nano=%v record %d: errors %v (pcapgo) and %v", order, nano, i, werr, gerr)
+					}
+					break
+				}
+				if !bytes.Equal(wd, gd) || !wci.Timestamp.Equal(gci.Timestamp) || wci.CaptureLength != gci.CaptureLength || wci.Length != gci.Length {
+					t.Fatalf("%v nano=%v record %d: got %d bytes %+v, pcapgo %d bytes %+v", order, nano, i, len(gd), gci, len(wd), wci)
+				}
+			}
+		}
+	}
+}
+
+// TestPcapRecordCutInsideBufferIsTruncation: a record whose data stops
+// short at the end of the file is reported as a truncation at its start.
+func TestPcapRecordCutInsideBufferIsTruncation(t *testing.T) {
+	file := rawPcap(binary.LittleEndian, false, []time.Time{t0, t0}, arpFrame(macA, "10.0.0.1"), arpFrame(macB, "10.0.0.2"))
+	cut := file[:len(file)-5]
+	src, err := openPcap(bufio.NewReader(bytes.NewReader(cut)), "cut.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := src.next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := src.next(); !errors.Is(err, errTruncated) {
+		t.Fatalf("second record: err %v, want errTruncated", err)
+	}
+	if want := int64(24 + 16 + len(arpFrame(macA, "10.0.0.1"))); src.offset() != want {
+		t.Fatalf("truncated at %d, want %d", src.offset(), want)
+	}
+}
+
+// FuzzAnalyzeCapture feeds arbitrary bytes to the whole analysis as a
+// capture file: it must return a result or an error, never panic, and
+// count no more packets than the file could hold.
+func FuzzAnalyzeCapture(f *testing.F) {
+	f.Add(smallModbusCapture(f))
+	f.Add(rawPcap(binary.BigEndian, true, []time.Time{t0, t0}, arpFrame(macA, "10.0.0.1"), fastPathSeeds(f)[0]))
+	f.Add(capture(f, closedSSH(f).frames...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := analyzeBytes(t, "fuzz.pcap", b)
+		if err != nil {
+			return
+		}
+		if max := int64(len(b)-24) / 16; r.Stats.Packets > max {
+			t.Fatalf("%d packets from %d bytes", r.Stats.Packets, len(b))
+		}
+	})
+}
