@@ -53,6 +53,9 @@ type analysis struct {
 	// spareConns are folded connections kept for reuse, spareHTTP their
 	// HTTP dissectors (conn.go).
 	spareConns []*conn
+	// liveDetectedUDP counts the UDP conversations in the table whose
+	// protocol came from their payload (conn.detectedUDP).
+	liveDetectedUDP int
 	spareHTTP  []*httpStream
 	closed     closedSet // folded connections' late segments (conn.go)
 	flows      flowTable

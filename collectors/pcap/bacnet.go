@@ -70,6 +70,8 @@ func bacnetDatagram(a *analysis, c *conn, d dir, b []byte, f *frameInfo) {
 	src := f.src
 	if m.Origin.IsValid() {
 		src = m.Origin.Addr()
+	} else if server, decisive := bacnetSenderIsServer(p); decisive {
+		c.orient(d, server)
 	}
 	switch p.Type {
 	case bacnet.ConfirmedRequest:
@@ -119,4 +121,20 @@ func bacnetDatagram(a *analysis, c *conn, d dir, b []byte, f *frameInfo) {
 			o.add(f)
 		}
 	}
+}
+
+// bacnetSenderIsServer: acknowledgements, errors and a device's own
+// announcements (I-Am, I-Have) come from the server side; requests,
+// Who-Is and Who-Has from the client side. A SegmentACK goes either way
+// and decides nothing.
+func bacnetSenderIsServer(p *bacnet.APDU) (server, decisive bool) {
+	switch p.Type {
+	case bacnet.SimpleACK, bacnet.ComplexACK, bacnet.Error, bacnet.Reject, bacnet.Abort:
+		return true, true
+	case bacnet.ConfirmedRequest:
+		return false, true
+	case bacnet.UnconfirmedRequest:
+		return p.Service == bacnet.ServiceIAm || p.Service == bacnet.ServiceIHave, true
+	}
+	return false, false
 }

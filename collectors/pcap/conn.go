@@ -83,6 +83,12 @@ type conn struct {
 	closed       bool  // FIN or RST seen
 	finSeen      uint8 // bit d set: direction d sent a FIN
 	answered     bool  // the server sent something other than a RST
+	// oriented: a dissector said which end is the server (orient); the
+	// guess from the ports no longer applies.
+	oriented bool
+	// detectedUDP: a UDP conversation whose protocol its payload told,
+	// not its port (counted in analysis.liveDetectedUDP).
+	detectedUDP bool
 	encrypted    int8  // remote session: 0 unknown, 1 encrypted, -1 clear
 	cport, sport uint16
 
@@ -145,10 +151,37 @@ func (a *analysis) newConn(p *packet) *conn {
 	}
 	c.setProtocol(a, portProtocol(c.t, c.sport))
 	if c.t == l4UDP {
-		// No UDP signature detection: the port decides.
+		// A port with a dissector decides; otherwise the first datagram's
+		// payload may (SNMP, BACnet, EtherNet/IP, DNP3 on another port).
+		if c.dgram == nil && len(p.payload) > 0 {
+			if proto := detectUDP(p.payload); proto != "" {
+				c.setProtocol(a, proto)
+				c.detectedUDP = true
+				a.liveDetectedUDP++
+			}
+		}
 		c.settled = true
 	}
 	return c
+}
+
+// orient is called by a datagram dissector that knows from the message
+// whether its sender is the server (an I-Am, an acknowledgement) or the
+// client (a request): the first such message settles which end is which,
+// over the guess from the ports, which two ends on the same port, or a
+// device announcing itself to a broadcast address, get wrong.
+func (c *conn) orient(d dir, senderIsServer bool) {
+	if c.t != l4UDP || c.oriented {
+		return
+	}
+	c.oriented = true
+	if senderIsServer == (d == toClient) {
+		return
+	}
+	c.cli, c.srv = c.srv, c.cli
+	c.cport, c.sport = c.sport, c.cport
+	c.bytes[toServer], c.bytes[toClient] = c.bytes[toClient], c.bytes[toServer]
+	c.answered = c.bytes[toClient] > 0 || senderIsServer
 }
 
 // setProtocol names the conversation's protocol and attaches the matching
@@ -402,6 +435,9 @@ func (a *analysis) forget(c *conn) {
 	if a.lastConn == c {
 		a.lastConn = nil
 	}
+	if c.detectedUDP {
+		a.liveDetectedUDP--
+	}
 	if h, ok := c.app.(*httpStream); ok && len(a.spareHTTP) < maxSpareConns {
 		*h = httpStream{} // as tcpDissectors["http"] makes it
 		a.spareHTTP = append(a.spareHTTP, h)
@@ -482,6 +518,17 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 	}
 	proto, dissected := udpPortProtocol(sport)
 	if dissected {
+		return false
+	}
+	// A protocol recognised by its payload needs the conversation and its
+	// dissector: the first datagram by its signature, the later ones by
+	// their conversation (looked up only while there is one).
+	if a.liveDetectedUDP > 0 {
+		if _, ok := a.conns[makeConnKey(p)]; ok {
+			return false
+		}
+	}
+	if len(p.payload) > 0 && detectUDP(p.payload) != "" {
 		return false
 	}
 	protoIdx := udpPortIdx[sport]

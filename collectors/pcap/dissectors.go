@@ -41,6 +41,73 @@ var udpDissectors = map[string]datagramDissector{
 	"dhcp":      dhcpDatagram,
 }
 
+// detectUDP recognises, by a strict signature, a datagram protocol that has
+// a dissector, for UDP conversations on ports that name none; "" when
+// nothing matched. Every signature demands a length field that agrees with
+// the datagram exactly (or a checksum), which random payloads almost never
+// do.
+func detectUDP(b []byte) string {
+	switch {
+	case isBVLC(b):
+		return "bacnet"
+	case isSNMPMessage(b):
+		return "snmp"
+	case enip.LooksLikeENIP(b):
+		return "enip"
+	case dnp3.LooksLikeDNP3(b):
+		return "dnp3"
+	}
+	return ""
+}
+
+// isBVLC matches a BACnet/IP virtual link header (Annex J): type 0x81, a
+// known function, the length of the whole datagram, and for the NPDU
+// carrying functions an NPDU of version 1.
+func isBVLC(b []byte) bool {
+	if len(b) < 4 || b[0] != 0x81 || b[1] > 0x0c || int(binary.BigEndian.Uint16(b[2:4])) != len(b) {
+		return false
+	}
+	switch b[1] {
+	case 0x04: // Forwarded-NPDU: 6 bytes of origin, then the NPDU
+		return len(b) >= 12 && b[10] == 0x01
+	case 0x09, 0x0a, 0x0b: // Distribute-Broadcast-To-Network, Original-Unicast/Broadcast-NPDU
+		return len(b) >= 6 && b[4] == 0x01
+	}
+	return true
+}
+
+// isSNMPMessage matches the start of an SNMP message: a SEQUENCE whose
+// length is the rest of the datagram, holding an INTEGER version 0, 1 or 3
+// and then the community (v1, v2c) or the v3 header data.
+func isSNMPMessage(b []byte) bool {
+	if len(b) < 8 || b[0] != 0x30 {
+		return false
+	}
+	n, hdr := int(b[1]), 2
+	switch {
+	case b[1] == 0x81:
+		n, hdr = int(b[2]), 3
+	case b[1] == 0x82:
+		n, hdr = int(binary.BigEndian.Uint16(b[2:4])), 4
+	case b[1] > 0x7f:
+		return false
+	}
+	if hdr+n != len(b) || len(b) < hdr+5 {
+		return false
+	}
+	v := b[hdr:]
+	if v[0] != 0x02 || v[1] != 0x01 {
+		return false
+	}
+	switch v[2] {
+	case 0, 1:
+		return v[3] == 0x04
+	case 3:
+		return v[3] == 0x30
+	}
+	return false
+}
+
 var httpMethods = [][]byte{
 	[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("DELETE "),
 	[]byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "), []byte("TRACE "),

@@ -146,7 +146,7 @@ type depthException struct {
 // depthExceptions: every known difference between otaudit and tshark in
 // these facets, one capture, facet and exact difference each. Frame
 // numbers are tshark's (1-based).
-var depthExceptions = slices.Concat([]depthException{
+var depthExceptions = []depthException{
 	// --- roles ---
 	{file: "modbus_digitalbond_testdata_part1.pcap", facet: "roles", diff: "10.0.0.57 server +modbus (otaudit only)",
 		why: "10.0.0.8 opens the connection from its port 502 to 10.0.0.57:4446 (SYN frame 88) and sends Modbus exception responses on it " +
@@ -158,16 +158,6 @@ var depthExceptions = slices.Concat([]depthException{
 			"otaudit names a flow by its well-known port when no payload does (Flow.Protocol), tshark has no S7comm PDU to label"},
 	{file: "s7comm_read_szl_plc_status.pcap", facet: "roles", diff: "192.168.1.40 client +s7comm (otaudit only)",
 		why: "same unanswered SYNs from the PLC to 192.168.1.10:102 (frames 1, 2, 166, 240)"},
-	{file: "bacnet_ip_41hosts_whois_iam.pcap", facet: "roles", diff: "172.20.32.255 client -bacnet (tshark only)", bug: true,
-		why: "EXPECTED.md makes the destination of an I-Am a client (I-Am sender = server); otaudit files each I-Am broadcast " +
-			"(first: frame 74, 172.20.32.108 -> 172.20.32.255) as a flow from the device to the broadcast address, so the " +
-			"broadcast address is only ever a BACnet server"},
-	{file: "bacnet_ip_wireshark_sample.pcap", facet: "roles", diff: "192.168.0.13 client +bacnet (otaudit only)", bug: true,
-		why: "the device's I-Am broadcast (frame 1, 192.168.0.13 -> 192.168.0.255) makes it a BACnet client of the broadcast address in otaudit"},
-	{file: "bacnet_ip_wireshark_sample.pcap", facet: "roles", diff: "192.168.0.255 server +bacnet (otaudit only)", bug: true,
-		why: "same I-Am broadcast (frame 1): otaudit makes the broadcast address the server of the device's flow"},
-	{file: "bacnet_ip_wireshark_sample.pcap", facet: "roles", diff: "192.168.0.255 client -bacnet (tshark only)", bug: true,
-		why: "same I-Am broadcast (frame 1): EXPECTED.md makes its destination the client"},
 	{file: "ssh_session.pcapng", facet: "roles", diff: "127.0.0.1 server +ssh (otaudit only)",
 		why: "an SSH connection on 127.0.0.1:8000 that otaudit recognises by its banner; tshark 4.0 dissects SSH only on port 22 by default " +
 			"(nDPI's reference classification in EXPECTED.md also finds SSH on 8000)"},
@@ -216,20 +206,6 @@ var depthExceptions = slices.Concat([]depthException{
 		why: "the SCALANCE switch announces management address 0.0.0.0 and sends no IP traffic from that MAC; otaudit drops identities without an IP"},
 	{file: "profinet_io_cm_startup_lldp_mixed.pcap", facet: "identity", diff: `identity -lldp from 00:0e:8c:ef:75:cd (no IP) name="siemens-x208-switch" (tshark only)`,
 		why: "same switch, another port"},
-}, iAmClients("bacnet_ip_41hosts_whois_iam.pcap", 100, 129))
-
-// iAmClients are the BACnet devices that only broadcast I-Am besides
-// answering: otaudit files each I-Am as a flow from the device (client) to
-// the broadcast address, EXPECTED.md makes the I-Am sender a server.
-// Devices 172.20.32.<first..last> send 210 I-Am frames (74 to 3169).
-func iAmClients(file string, first, last int) []depthException {
-	var x []depthException
-	for i := first; i <= last; i++ {
-		x = append(x, depthException{file: file, facet: "roles", bug: true,
-			diff: fmt.Sprintf("172.20.32.%d client +bacnet (otaudit only)", i),
-			why:  "the device's I-Am broadcast to 172.20.32.255 makes it a BACnet client in otaudit; by the PDU it is the server"})
-	}
-	return x
 }
 
 // checkDiffs fails on every difference not excused by depthExceptions and,
