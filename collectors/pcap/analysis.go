@@ -56,9 +56,9 @@ type analysis struct {
 	// liveDetectedUDP counts the UDP conversations in the table whose
 	// protocol came from their payload (conn.detectedUDP).
 	liveDetectedUDP int
-	spareHTTP  []*httpStream
-	closed     closedSet // folded connections' late segments (conn.go)
-	flows      flowTable
+	spareHTTP       []*httpStream
+	closed          closedSet // folded connections' late segments (conn.go)
+	flows           flowTable
 	// extraProtos extends portNames for flow keys (conn.go).
 	extraProtos []string
 	ops         map[opKey]*opAgg

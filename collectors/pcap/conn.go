@@ -76,20 +76,20 @@ type conn struct {
 	// Small fields first, packed together: with 100k+ connections in the
 	// table, the size class of this struct is a visible share of the
 	// memory of an analysis.
-	t            l4
-	settled      bool  // protocol no longer re-detected from payload
-	tries        uint8 // payload packets looked at for a signature
-	synSeen      bool
-	closed       bool  // FIN or RST seen
-	finSeen      uint8 // bit d set: direction d sent a FIN
-	answered     bool  // the server sent something other than a RST
+	t        l4
+	settled  bool  // protocol no longer re-detected from payload
+	tries    uint8 // payload packets looked at for a signature
+	synSeen  bool
+	closed   bool  // FIN or RST seen
+	finSeen  uint8 // bit d set: direction d sent a FIN
+	answered bool  // the server sent something other than a RST
 	// oriented: a dissector said which end is the server (orient); the
 	// guess from the ports no longer applies.
 	oriented bool
 	// detectedUDP: a UDP conversation whose protocol its payload told,
 	// not its port (counted in analysis.liveDetectedUDP).
-	detectedUDP bool
-	encrypted    int8  // remote session: 0 unknown, 1 encrypted, -1 clear
+	detectedUDP  bool
+	encrypted    int8 // remote session: 0 unknown, 1 encrypted, -1 clear
 	cport, sport uint16
 
 	cli, srv netip.Addr
