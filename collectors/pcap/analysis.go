@@ -53,10 +53,10 @@ type analysis struct {
 	// spareConns are folded connections kept for reuse, spareHTTP their
 	// HTTP dissectors (conn.go).
 	spareConns []*conn
+	spareHTTP  []*httpStream
 	// liveDetectedUDP counts the UDP conversations in the table whose
 	// protocol came from their payload (conn.detectedUDP).
 	liveDetectedUDP int
-	spareHTTP       []*httpStream
 	closed          closedSet // folded connections' late segments (conn.go)
 	flows           flowTable
 	// extraProtos extends portNames for flow keys (conn.go).
