@@ -118,8 +118,25 @@ func TestScanEverySharedCapture(t *testing.T) {
 				t.Fatal(err)
 			}
 			ours := map[string]bool{}
+			var macOnly []string
 			for _, a := range assets {
+				if !a.IP.IsValid() {
+					macOnly = append(macOnly, a.MACs...)
+					continue
+				}
 				ours[a.IP.String()] = true
+			}
+			// A device known only by its MAC must have announced itself.
+			if len(macOnly) > 0 {
+				out, err := exec.Command("tshark", "-n", "-r", file, "-Y", "lldp || cdp || pn_dcp || dhcp", "-T", "fields", "-e", "eth.src").Output()
+				if err != nil {
+					t.Fatalf("tshark layer-2 senders %s: %v", file, err)
+				}
+				for _, m := range macOnly {
+					if !strings.Contains(string(out), m) {
+						t.Errorf("otaudit lists a device by MAC %s, which tshark never saw announce itself (LLDP, CDP, DCP, DHCP)", m)
+					}
+				}
 			}
 			senders, arp := tsharkSenders(t, file)
 			for ip := range senders {

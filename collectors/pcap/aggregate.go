@@ -72,6 +72,7 @@ func (a *analysis) operation(proto string, cli, srv netip.Addr, unit, fn int, na
 type identKey struct {
 	ip     netip.Addr
 	method string
+	mac    string // only for identities without an IP (DeviceIdentity.MAC)
 }
 
 type identAgg struct {
@@ -378,7 +379,7 @@ func (a *analysis) result() *Result {
 	}
 	sortFrom(start, func(x, y *otaudit.Observation) int {
 		p, q := x.Identity, y.Identity
-		return cmpOr(p.IP.Compare(q.IP), strings.Compare(p.Method, q.Method))
+		return cmpOr(p.IP.Compare(q.IP), strings.Compare(p.Method, q.Method), strings.Compare(p.MAC, q.MAC))
 	})
 
 	start = len(out)

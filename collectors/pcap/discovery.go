@@ -365,10 +365,12 @@ func (a *analysis) finishLayer2() {
 			g.id.IP = ipOf[k.mac]
 		}
 		if !g.id.IP.IsValid() {
-			a.log.Debug("announcement from a MAC with no single IP dropped", "method", k.method, "mac", macString(k.mac))
-			continue
+			// A device the capture never showed with an address (a switch
+			// that only speaks LLDP, a PROFINET device waiting for its
+			// IP): kept under its MAC for the inventory.
+			g.id.MAC = macString(k.mac)
 		}
-		if g.id == (otaudit.DeviceIdentity{IP: g.id.IP, Method: g.id.Method}) {
+		if g.id == (otaudit.DeviceIdentity{IP: g.id.IP, Method: g.id.Method, MAC: g.id.MAC}) {
 			continue // nothing said beyond the address
 		}
 		a.mergedIdentity(g.id, g.span)
@@ -390,14 +392,14 @@ func (a *analysis) finishLayer2() {
 
 // mergedIdentity files an identity with the span it was seen over.
 func (a *analysis) mergedIdentity(id otaudit.DeviceIdentity, sp span) {
-	k := identKey{ip: id.IP, method: id.Method}
+	k := identKey{ip: id.IP, method: id.Method, mac: id.MAC}
 	g := a.idents[k]
 	if g == nil {
 		if len(a.idents) >= a.maxFlows {
 			a.stats.Evictions++
 			return
 		}
-		g = &identAgg{id: otaudit.DeviceIdentity{IP: id.IP, Method: id.Method}}
+		g = &identAgg{id: otaudit.DeviceIdentity{IP: id.IP, Method: id.Method, MAC: id.MAC}}
 		a.idents[k] = g
 	}
 	fillIdentity(&g.id, id)

@@ -191,21 +191,6 @@ var depthExceptions = []depthException{
 			"name for it, otaudit's table is generated from the IEEE registries only"},
 	{file: "teamviewer_session.pcap", facet: "macs", diff: "93.47.224.241 MAC 52:54:00:12:35:02 has an OUI vendor in Wireshark's manuf, none in otaudit",
 		why: "same locally administered 52:54:00 prefix (the NAT gateway's MAC, routed traffic)"},
-
-	// --- identity ---
-	{file: "lldp_cdp_cisco_switches.pcap", facet: "identity", diff: `identity -lldp from 00:18:ba:98:68:8f (no IP) name="S1.cisco.com" (tshark only)`,
-		why: "the switch announces no management address and sends no IP traffic; otaudit files identities under an IP only and drops " +
-			"one it cannot place (discovery.go: every identity in the inventory belongs to an IP)"},
-	{file: "lldp_cdp_cisco_switches.pcap", facet: "identity", diff: `identity -lldp from 00:19:2f:a7:b2:8d (no IP) name="S2.cisco.com" (tshark only)`,
-		why: "as above: no management address, no IP traffic from the switch"},
-	{file: "lldp_cdp_cisco_switches.pcap", facet: "identity", diff: `identity -cdp from 00:18:ba:98:68:8f (no IP) model="cisco WS-C3560-24TS" name="S1" (tshark only)`,
-		why: "the CDP Addresses TLV holds 0.0.0.0, not a usable address; otaudit drops identities without an IP"},
-	{file: "lldp_cdp_cisco_switches.pcap", facet: "identity", diff: `identity -cdp from 00:19:2f:a7:b2:8d (no IP) model="cisco WS-C3560G-24PS" name="S2" (tshark only)`,
-		why: "as above: CDP address 0.0.0.0"},
-	{file: "profinet_io_cm_startup_lldp_mixed.pcap", facet: "identity", diff: `identity -lldp from 00:0e:8c:ef:75:c9 (no IP) name="siemens-x208-switch" (tshark only)`,
-		why: "the SCALANCE switch announces management address 0.0.0.0 and sends no IP traffic from that MAC; otaudit drops identities without an IP"},
-	{file: "profinet_io_cm_startup_lldp_mixed.pcap", facet: "identity", diff: `identity -lldp from 00:0e:8c:ef:75:cd (no IP) name="siemens-x208-switch" (tshark only)`,
-		why: "same switch, another port"},
 }
 
 // checkDiffs fails on every difference not excused by depthExceptions and,
@@ -635,6 +620,9 @@ func diffIdentities(t *testing.T, e *depthExpected, r *Result) []string {
 	for _, o := range r.Observations {
 		if o.Kind == otaudit.KindIdentity && slices.Contains(identityMethods, o.Identity.Method) {
 			k := o.Identity.Method + " " + o.Identity.IP.String()
+			if !o.Identity.IP.IsValid() {
+				k = o.Identity.Method + " mac:" + o.Identity.MAC
+			}
 			got[k] = append(got[k], o.Identity)
 		}
 	}
@@ -649,12 +637,18 @@ func diffIdentities(t *testing.T, e *depthExpected, r *Result) []string {
 		if ip == "" {
 			label = x.method + " from " + x.mac + " (no IP)"
 		}
-		ids := got[x.method+" "+ip]
-		if ip == "" || len(ids) == 0 {
+		key := x.method + " " + ip
+		if ip == "" {
+			// Announced by a MAC never seen with an address: otaudit keeps
+			// it under the MAC (DeviceIdentity.MAC).
+			key = x.method + " mac:" + x.mac
+		}
+		ids := got[key]
+		if len(ids) == 0 {
 			d = append(d, fmt.Sprintf("identity -%s %s (tshark only)", label, fieldsString(x.fields)))
 			continue
 		}
-		matched[x.method+" "+ip] = true
+		matched[key] = true
 		for _, f := range sortedKeys(x.fields) {
 			field, want := wantField(x.method, f, x.fields[f])
 			if !slices.ContainsFunc(ids, func(id *otaudit.DeviceIdentity) bool { return identityField(id, field) == want }) {

@@ -464,6 +464,9 @@ func TestSharedLayer2Identities(t *testing.T) {
 	type want struct {
 		ip, method                            string
 		vendor, model, code, name, fw, serial string
+		// mac: for a device never seen with an address, the identity is
+		// kept under its MAC (ip "").
+		mac string
 	}
 	cases := map[string][]want{
 		// EXPECTED.md: LLDP from 00:1b:1b:02:e6:1f, system name Switch1,
@@ -482,13 +485,25 @@ func TestSharedLayer2Identities(t *testing.T) {
 			{ip: "192.168.1.2", method: "lldp", name: "versamax-pns11"},
 			// DHCP Discover from e4:11:5b:5a:d9:73, whose only IPv4 address is 169.254.216.43.
 			{ip: "169.254.216.43", method: "dhcp", model: "MSFT 5.0", name: "LT-US-DSWANSON"},
+			// The SCALANCE X208 announces mgmt 0.0.0.0 in LLDP from two
+			// port MACs and asks DHCP for an address from a third; it
+			// never sends from an IP: kept by MAC.
+			{method: "dhcp", name: "siemens-x208-switch", mac: "00:0e:8c:ef:75:c5"},
+			{method: "lldp", name: "siemens-x208-switch", mac: "00:0e:8c:ef:75:c9"},
+			{method: "lldp", name: "siemens-x208-switch", mac: "00:0e:8c:ef:75:cd"},
 		},
 		// LLDP from d8:50:e6:05:a3:1e (mgmt 0.0.0.0): the MAC's address.
 		"dnp3_lab_operate_with_it_noise.pcap": {{ip: "192.168.1.150", method: "lldp", name: "DESKTOP-M5C7L14"}},
 		// Identify requests only: names searched for, not announced.
 		"profinet_dcp_identify.pcap": nil,
-		// Cisco switches announce no IP: the identities have no address to live at.
-		"lldp_cdp_cisco_switches.pcap": nil,
+		// Cisco switches announce no IP (CDP address 0.0.0.0, no LLDP
+		// management address) and send no IP traffic: kept by MAC.
+		"lldp_cdp_cisco_switches.pcap": {
+			{method: "cdp", vendor: "Cisco", model: "cisco WS-C3560-24TS", name: "S1", fw: "12.2(44)SE", mac: "00:18:ba:98:68:8f"},
+			{method: "cdp", vendor: "Cisco", model: "cisco WS-C3560G-24PS", name: "S2", fw: "12.2(44)SE", mac: "00:19:2f:a7:b2:8d"},
+			{method: "lldp", vendor: "Cisco", name: "S1.cisco.com", fw: "12.2(44)SE", mac: "00:18:ba:98:68:8f"},
+			{method: "lldp", vendor: "Cisco", name: "S2.cisco.com", fw: "12.2(44)SE", mac: "00:19:2f:a7:b2:8d"},
+		},
 	}
 	for file, wants := range cases {
 		t.Run(file, func(t *testing.T) {
@@ -504,12 +519,24 @@ func TestSharedLayer2Identities(t *testing.T) {
 				t.Errorf("%d layer-2 identities, want %d: %+v", len(l2), len(wants), l2)
 			}
 			for _, w := range wants {
-				id := identityOf(r, w.ip, w.method)
+				var id *otaudit.DeviceIdentity
+				if w.ip != "" {
+					id = identityOf(r, w.ip, w.method)
+				} else {
+					for _, x := range l2 {
+						if !x.IP.IsValid() && x.MAC == w.mac && x.Method == w.method {
+							id = x
+						}
+					}
+				}
 				if id == nil {
-					t.Errorf("no %s identity for %s", w.method, w.ip)
+					t.Errorf("no %s identity for %s%s", w.method, w.ip, w.mac)
 					continue
 				}
-				got := want{ip: id.IP.String(), method: id.Method, vendor: id.Vendor, model: id.Model, code: id.ProductCode, name: id.Name, fw: id.Firmware, serial: id.Serial}
+				got := want{method: id.Method, vendor: id.Vendor, model: id.Model, code: id.ProductCode, name: id.Name, fw: id.Firmware, serial: id.Serial, mac: id.MAC}
+				if id.IP.IsValid() {
+					got.ip = id.IP.String()
+				}
 				if got != w {
 					t.Errorf("identity:\n got  %+v\n want %+v", got, w)
 				}

@@ -176,8 +176,12 @@ func summarize(file string, r *Result) summary {
 				op.Protocol, op.Client, op.Server, op.Unit, op.Function, op.Name, op.Class, op.Requests, op.Responses, op.Exceptions))
 		case otaudit.KindIdentity:
 			id := o.Identity
+			at := id.IP.String()
+			if !id.IP.IsValid() {
+				at = "mac:" + id.MAC
+			}
 			s.Identities = append(s.Identities, fmt.Sprintf("%s %s vendor=%q product_code=%q model=%q name=%q firmware=%q",
-				id.IP, id.Method, id.Vendor, id.ProductCode, id.Model, id.Name, id.Firmware))
+				at, id.Method, id.Vendor, id.ProductCode, id.Model, id.Name, id.Firmware))
 		case otaudit.KindCredential:
 			c := o.Credential
 			s.Credentials = append(s.Credentials, fmt.Sprintf("%s %s -> %s user=%q known_default=%v outcome=%s detail=%s count=%d",
