@@ -96,13 +96,7 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		// A link-local announcement (LLDP, CDP, DCP) never crosses a
 		// router: the device is on the captured segment, in the zone.
 		a.Zone = zone.Name
-		if reg, ok := zone.Lookup(a.IP, a.MACs); ok {
-			a.Registered = true
-			a.Role = reg.Role
-			if a.Name == "" {
-				a.Name = reg.Name
-			}
-		}
+		applyRegister(zone, a)
 		assets = append(assets, *a)
 	}
 	for _, a := range byIP {
@@ -116,13 +110,7 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		if zone.Contains(a.IP) {
 			a.Zone = zone.Name
 		}
-		if reg, ok := zone.Lookup(a.IP, a.MACs); ok {
-			a.Registered = true
-			a.Role = reg.Role
-			if a.Name == "" {
-				a.Name = reg.Name
-			}
-		}
+		applyRegister(zone, a)
 		if a.Role == "" && a.IsController() {
 			a.Role = "controller"
 		}
@@ -140,6 +128,18 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		return a.Key < b.Key
 	})
 	return assets
+}
+
+// applyRegister marks a as registered when the zone's register names it,
+// and takes its role and, if the device gave none, its name from there.
+func applyRegister(zone *otaudit.Zone, a *otaudit.Asset) {
+	if reg, ok := zone.Lookup(a.IP, a.MACs); ok {
+		a.Registered = true
+		a.Role = reg.Role
+		if a.Name == "" {
+			a.Name = reg.Name
+		}
+	}
 }
 
 // placeLinkIdentities files identities announced on the link by MAC: under

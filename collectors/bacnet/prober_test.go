@@ -65,27 +65,10 @@ func runWith(t *testing.T, d *fakeDevice, l active.Limits, p *Prober) runResult 
 	var r runResult
 	r.report = s.Run(context.Background(), []active.Target{target}, []active.Prober{p}, func(o otaudit.Observation) { r.obs = append(r.obs, o) })
 	r.ledger = s.Ledger()
-	assertLedgerWithinPlan(t, r.ledger, active.Plan([]active.Target{target}, []active.Prober{p}, l))
+	activetest.LedgerWithinPlan(t, r.ledger, active.Plan([]active.Target{target}, []active.Prober{p}, l))
 	r.sent = d.received(t, len(r.ledger))
 	assertReadOnly(t, r.sent, r.ledger)
 	return r
-}
-
-// assertLedgerWithinPlan: every request let through was announced by the
-// dry-run plan with the same protocol, kind and detail, no more often.
-func assertLedgerWithinPlan(t *testing.T, ledger []active.LedgerEntry, plan []active.PlannedRequest) {
-	t.Helper()
-	budget := map[string]int{}
-	for _, p := range plan {
-		budget[p.Protocol+"/"+p.Kind+"/"+p.Detail] += p.MaxAttempts
-	}
-	for _, e := range ledger {
-		k := e.Protocol + "/" + e.Kind + "/" + e.Detail
-		if budget[k] <= 0 {
-			t.Errorf("ledger entry %s exceeds the plan", k)
-		}
-		budget[k]--
-	}
 }
 
 // assertReadOnly decodes what the device received, independently of the

@@ -180,25 +180,8 @@ func runProbe(t *testing.T, c *Collector, l active.Limits) runResult {
 	r.report = s.Run(context.Background(), []active.Target{target}, []active.Prober{c}, func(o otaudit.Observation) { r.obs = append(r.obs, o) })
 	r.ledger = s.Ledger()
 	r.plan = active.Plan([]active.Target{target}, []active.Prober{c}, l)
-	assertLedgerWithinPlan(t, r.ledger, r.plan)
+	activetest.LedgerWithinPlan(t, r.ledger, r.plan)
 	return r
-}
-
-// assertLedgerWithinPlan: every request sent was announced by the dry-run
-// plan with the same protocol, kind and detail, no more often than planned.
-func assertLedgerWithinPlan(t *testing.T, ledger []active.LedgerEntry, plan []active.PlannedRequest) {
-	t.Helper()
-	budget := map[string]int{}
-	for _, p := range plan {
-		budget[p.Protocol+"/"+p.Kind+"/"+p.Detail] += p.MaxAttempts
-	}
-	for _, e := range ledger {
-		k := e.Protocol + "/" + e.Kind + "/" + e.Detail
-		if budget[k] <= 0 {
-			t.Errorf("ledger entry %s exceeds the plan", k)
-		}
-		budget[k]--
-	}
 }
 
 func assertReadOnly(t *testing.T, reqs []request) {
