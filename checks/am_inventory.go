@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -29,7 +30,11 @@ func scopeRegisteredZone(in *Input) applicability {
 	if len(in.Zone.Register) == 0 {
 		return applicability{notAssessed: fmt.Sprintf("zone %s has no asset register, so unknown devices cannot be told apart", in.Zone.Name)}
 	}
-	return scopeUnicastAssets(in)
+	app := scopeUnicastAssets(in)
+	for _, a := range in.linkOnlyAssets() {
+		app.assets = append(app.assets, a.Key)
+	}
+	return app
 }
 
 // scopeRegisteredAssets are the inside assets that have a register entry.
@@ -94,6 +99,17 @@ func (in *Input) assetEvidence(ip netip.Addr) []otaudit.Observation {
 	return earliest(out, maxEvidence)
 }
 
+// linkEvidence are the identities announced by macs without an address.
+func (in *Input) linkEvidence(macs []string) []otaudit.Observation {
+	var out []otaudit.Observation
+	for _, o := range in.ix().idents {
+		if id := o.Identity; !id.IP.IsValid() && slices.Contains(macs, strings.ToLower(id.MAC)) {
+			out = append(out, o)
+		}
+	}
+	return earliest(out, maxEvidence)
+}
+
 func describeAsset(a *otaudit.Asset) string {
 	var parts []string
 	if len(a.MACs) > 0 {
@@ -104,6 +120,13 @@ func describeAsset(a *otaudit.Asset) string {
 	}
 	if a.Model != "" {
 		parts = append(parts, fmt.Sprintf("model %q", a.Model))
+	}
+	if !a.IP.IsValid() {
+		// Known only by what it announced on the link.
+		if a.Name != "" {
+			parts = append(parts, fmt.Sprintf("name %q", a.Name))
+		}
+		return "a device with no address seen (" + strings.Join(parts, ", ") + ")"
 	}
 	if len(parts) == 0 {
 		return a.IP.String()
@@ -139,6 +162,14 @@ func evalUnknownDevice(in *Input) []otaudit.Finding {
 		}
 		h.summary += "."
 		hits = append(hits, h)
+	}
+	for _, a := range in.linkOnlyAssets() {
+		if a.Registered {
+			continue
+		}
+		hits = append(hits, hit{assetKey: a.Key, evidence: in.linkEvidence(a.MACs),
+			summary: fmt.Sprintf("%s is not in zone %s's asset register; it announced itself on the link but never sent from an address.",
+				describeAsset(a), in.Zone.Name)})
 	}
 	return in.findings("AM-UNKNOWN-DEVICE", hits)
 }

@@ -146,7 +146,10 @@ func sortFindings(fs []otaudit.Finding) {
 // hit is what an evaluator found, before the catalog turns it into a
 // Finding.
 type hit struct {
-	asset    netip.Addr
+	asset netip.Addr
+	// assetKey names an asset without an address (a device known only by
+	// its MAC); empty means otaudit.AssetKey(asset).
+	assetKey string
 	key      string
 	summary  string
 	evidence []otaudit.Observation
@@ -217,7 +220,10 @@ func (in *Input) finding(spec Spec, h hit) otaudit.Finding {
 		refs.Disproves = append(refs.Disproves, spec.Refs.DisprovesOnBoundary...)
 	}
 
-	assetKey := otaudit.AssetKey(h.asset.Unmap())
+	assetKey := h.assetKey
+	if assetKey == "" {
+		assetKey = otaudit.AssetKey(h.asset.Unmap())
+	}
 	f := otaudit.Finding{
 		ID:           otaudit.FindingID(spec.ID, assetKey, h.key),
 		CheckID:      spec.ID,

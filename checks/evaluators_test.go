@@ -350,6 +350,16 @@ func evaluatorCases() []evalCase {
 				flow("10.1.0.9", "10.1.0.255", "netbios-ns", 137, false),
 			}},
 			wantState: otaudit.CheckPassed},
+		{name: "unknown device known only by MAC", check: "AM-UNKNOWN-DEVICE",
+			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) {
+				z.Register = append(register("10.1.0.5"), otaudit.RegisteredAsset{MAC: "00:1b:1b:02:e6:1f", Name: "cell switch"})
+			}), obs: []otaudit.Observation{
+				flow("10.1.0.5", "10.1.0.5", "modbus", 502, true),
+				linkIdentity("00:18:ba:98:68:8f", "S1", "cisco WS-C3560-24TS"),
+				linkIdentity("00:1b:1b:02:e6:1f", "X208", "SCALANCE X208"), // registered by MAC
+			}},
+			want: []string{"mac:00:18:ba:98:68:8f|"}, severity: otaudit.SeverityMedium,
+			summary: []string{"MAC 00:18:ba:98:68:8f", `name "S1"`, "never sent from an address"}},
 		{name: "no register is not assessed", check: "AM-UNKNOWN-DEVICE",
 			fx:        fixture{zone: cell, obs: []otaudit.Observation{flow("10.1.0.9", "10.1.0.5", "modbus", 502, true)}},
 			wantState: otaudit.CheckNotAssessed},
@@ -499,7 +509,8 @@ func checkFindingShape(t *testing.T, f otaudit.Finding, zone string) {
 	if f.Title != spec.Title || f.Objective != spec.Objective || f.SubObjective != spec.SubObjective || f.Remediation != spec.Remediation {
 		t.Errorf("finding does not carry the catalog's title/objective/remediation: %+v", f)
 	}
-	if f.Zone != zone || f.Status != otaudit.StatusOpen || f.Summary == "" || !strings.HasPrefix(f.AssetKey, "ip:") {
+	if f.Zone != zone || f.Status != otaudit.StatusOpen || f.Summary == "" ||
+		!strings.HasPrefix(f.AssetKey, "ip:") && !strings.HasPrefix(f.AssetKey, "mac:") {
 		t.Errorf("zone/status/summary/asset wrong: %+v", f)
 	}
 	if len(f.Evidence) == 0 || len(f.Refs.SR) != len(spec.Refs.SR) {

@@ -1,8 +1,10 @@
 package checks
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +92,13 @@ func host(ip, mac, vendor string) otaudit.Observation {
 	}})
 }
 
+// linkIdentity is an LLDP announcement from a MAC never seen with an address.
+func linkIdentity(mac, name, model string) otaudit.Observation {
+	return obs(otaudit.KindIdentity, 1, otaudit.Observation{Identity: &otaudit.DeviceIdentity{
+		Method: "lldp", MAC: mac, Name: name, Model: model,
+	}})
+}
+
 func identity(ip, vendor, model, firmware string) otaudit.Observation {
 	return obs(otaudit.KindIdentity, 3, otaudit.Observation{Identity: &otaudit.DeviceIdentity{
 		IP: addr(ip), Method: "modbus-fc43", Vendor: vendor, Model: model, Firmware: firmware,
@@ -123,6 +132,7 @@ func (f fixture) input() Input {
 		}
 		return x
 	}
+	linkOnly := map[string]*otaudit.Asset{}
 	addService := func(list *[]otaudit.Service, s otaudit.Service) {
 		if !slices.Contains(*list, s) {
 			*list = append(*list, s)
@@ -155,19 +165,34 @@ func (f fixture) input() Input {
 				x.MACs = append(x.MACs, o.Host.MAC)
 			}
 			x.MACVendor = o.Host.MACVendor
+		case o.Identity != nil && !o.Identity.IP.IsValid():
+			// Announced on the link by a MAC never seen with an address.
+			x := linkOnly[o.Identity.MAC]
+			if x == nil {
+				x = &otaudit.Asset{Key: otaudit.MACAssetKey(o.Identity.MAC), MACs: []string{o.Identity.MAC}, Zone: f.zone.Name,
+					FirstSeen: t0, LastSeen: t0}
+				linkOnly[o.Identity.MAC] = x
+			}
+			x.Name, x.Model = o.Identity.Name, o.Identity.Model
 		case o.Identity != nil:
 			x := get(o.Identity.IP)
 			x.Vendor, x.Model, x.Firmware = o.Identity.Vendor, o.Identity.Model, o.Identity.Firmware
 		}
 	}
 	in := Input{Zone: f.zone, Observations: f.obs, Collected: map[string]bool{}}
+	for _, a := range linkOnly {
+		if _, ok := f.zone.Lookup(a.IP, a.MACs); ok {
+			a.Registered = true
+		}
+		in.Assets = append(in.Assets, *a)
+	}
 	for _, a := range assets {
 		if _, ok := f.zone.Lookup(a.IP, a.MACs); ok {
 			a.Registered = true
 		}
 		in.Assets = append(in.Assets, *a)
 	}
-	slices.SortFunc(in.Assets, func(a, b otaudit.Asset) int { return a.IP.Compare(b.IP) })
+	slices.SortFunc(in.Assets, func(a, b otaudit.Asset) int { return cmp.Or(a.IP.Compare(b.IP), strings.Compare(a.Key, b.Key)) })
 	collected := f.collected
 	if collected == nil {
 		collected = []string{"pcap"}

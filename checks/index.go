@@ -117,6 +117,21 @@ func (in *Input) insideAssets() []*otaudit.Asset {
 	return out
 }
 
+// linkOnlyAssets are the zone's devices known only by their MAC: they
+// announced themselves on the captured link (LLDP, CDP, DCP, DHCP) and
+// never sent from an address. Only the checks that need no address look
+// at them (an unknown device is unknown whatever its address).
+func (in *Input) linkOnlyAssets() []*otaudit.Asset {
+	var out []*otaudit.Asset
+	for i := range in.Assets {
+		a := &in.Assets[i]
+		if a.Zone != "" && !a.IP.IsValid() && len(a.MACs) > 0 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // assetKeys turns assets into the scope of a check.
 func assetKeys(as []*otaudit.Asset) []string {
 	out := make([]string, 0, len(as))
