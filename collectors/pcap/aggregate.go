@@ -286,7 +286,7 @@ func (a *analysis) result() *Result {
 	for _, c := range open {
 		a.finish(c)
 	}
-	a.conns, a.lastConn = map[connKey]*conn{}, nil
+	a.conns, a.recent = map[connKey]*conn{}, connCache{}
 	if a.stats.DecodeErrors > maxListedErrors {
 		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
 	}

@@ -45,11 +45,9 @@ type analysis struct {
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
-	// lastConn is the connection of the previous transport packet (nil
-	// when it left the table): a request and its answer are often
-	// neighbours, and the lookup in conns is the analysis's dearest.
-	lastConn *conn
-	lastKey  connKey
+	// recent caches the connections of recent transport packets (conn.go):
+	// the lookup in conns is the analysis's dearest.
+	recent connCache
 	// spareConns are folded connections kept for reuse, spareHTTP their
 	// HTTP dissectors (conn.go).
 	spareConns []*conn

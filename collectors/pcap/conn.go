@@ -225,8 +225,9 @@ func (a *analysis) transportPacket(p *packet) {
 		return
 	}
 	k := makeConnKey(p)
-	c := a.lastConn
-	if c == nil || a.lastKey != k {
+	slot := &a.recent[recentSlot(&k)]
+	c := slot.c
+	if c == nil || slot.k != k {
 		c = a.conns[k]
 	}
 	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
@@ -249,7 +250,7 @@ func (a *analysis) transportPacket(p *packet) {
 		a.conns[k] = c
 		a.schedule(c)
 	}
-	a.lastConn, a.lastKey = c, k
+	slot.c, slot.k = c, k
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -420,20 +421,43 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 	delete(a.conns, k)
 	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
-	a.forget(c) // last use of c
+	a.forget(k, c) // last use of c
 	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
 	}
 }
 
-// forget drops c from the last-connection cache as it leaves the table,
+// connCache is a direct-mapped cache of the connections of recent
+// packets, in front of the connection table: a request and its answer are
+// often neighbours, and a few hundred connections carry most of the
+// packets of any short stretch of a capture, while the table holds every
+// open one (a lookup there is mostly cache misses). A connection is only
+// ever in the slot of its own key, so forget finds it.
+type connCache [recentSlots]struct {
+	k connKey
+	c *conn
+}
+
+const recentSlots = 1 << 10
+
+// recentSlot is k's slot in the connCache: a multiplicative hash of the
+// low words of the addresses and the ports (an IPv4 address is entirely
+// in its last 4 bytes).
+func recentSlot(k *connKey) int {
+	h := uint64(binary.LittleEndian.Uint32(k.a[12:16]))*0x9e3779b97f4a7c15 ^
+		uint64(binary.LittleEndian.Uint32(k.b[12:16]))*0xc2b2ae3d27d4eb4f ^
+		(uint64(k.pa)|uint64(k.pb)<<16|uint64(k.t)<<32)*0x165667b19e3779f9
+	return int(h >> (64 - 10))
+}
+
+// forget drops c from the recent-connection cache as it leaves the table,
 // and keeps it for reuse: nothing refers to a folded connection any more
 // (fold and foldClosed are the only ways out of the table, and their
 // callers drop c), and the web's short connections were most of the
 // analysis's allocations.
-func (a *analysis) forget(c *conn) {
-	if a.lastConn == c {
-		a.lastConn = nil
+func (a *analysis) forget(k connKey, c *conn) {
+	if slot := &a.recent[recentSlot(&k)]; slot.c == c {
+		slot.c = nil
 	}
 	if c.detectedUDP {
 		a.liveDetectedUDP--
@@ -561,7 +585,7 @@ func (a *analysis) fold(c *conn) {
 			a.closed.drop(t)
 		}
 	}
-	a.forget(c) // last use of c
+	a.forget(k, c) // last use of c
 }
 
 // finish is fold without leaving the table (for result, which drops the
