@@ -250,7 +250,9 @@ func (a *analysis) transportPacket(p *packet) {
 		a.conns[k] = c
 		a.schedule(c)
 	}
-	slot.c, slot.k = c, k
+	if slot.c != c {
+		slot.c, slot.k = c, k
+	}
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -275,8 +277,13 @@ func (a *analysis) transportPacket(p *packet) {
 	// The frame is described in a field of the analysis, not a local: a
 	// pointer handed through the dissector interfaces would otherwise move
 	// every packet's frameInfo to the heap. Dissectors copy what they keep.
+	// Only a payload is dissected (segment and the datagram dissectors
+	// look at f for nothing else): the frames without one (SYNs, ACKs,
+	// FINs) skip describing it.
 	f := &a.frame
-	*f = c.frameInfo(d, p.frame, p.ts)
+	if len(p.payload) > 0 {
+		*f = c.frameInfo(d, p.frame, p.ts)
+	}
 	if p.transport == l4UDP {
 		if c.dgram != nil && len(p.payload) > 0 {
 			c.dgram(a, c, d, p.payload, f)
