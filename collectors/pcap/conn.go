@@ -318,15 +318,25 @@ func (a *analysis) transportPacket(p *packet) {
 // A payload in such a segment is not dissected: after both FINs or a RST
 // it is a retransmission of what was delivered, or not a stream anymore;
 // after one FIN and halfClosedQuiet of silence, most likely one too.
+//
+// An entry is 64 bytes, one cache line (the table is a random access per
+// fold): the time as seconds and nanoseconds, which give back the same
+// instant for the comparisons (a capture's times carry no monotonic
+// reading), and the flow as its index.
 type closedConn struct {
-	k       connKey
-	last    time.Time
-	flow    *flowAgg // nil when the flow table was full
-	session int32    // index in analysis.sessions, -1 for none
+	k connKey
 	// cliIsA says the client is the (a, pa) end of the key.
-	cliIsA bool
-	used   bool
+	cliIsA  bool
+	used    bool
+	lastSec int64
+	lastNs  int32
+	flow    int32 // index in analysis.flows, -1 when the flow table was full
+	session int32 // index in analysis.sessions, -1 for none
 }
+
+func (t *closedConn) last() time.Time { return time.Unix(t.lastSec, int64(t.lastNs)) }
+
+func (t *closedConn) setLast(ts time.Time) { t.lastSec, t.lastNs = ts.Unix(), int32(ts.Nanosecond()) }
 
 // closedWays and closedSets size the recently-closed set: a table of
 // closedSets sets of closedWays entries, the set chosen by a hash of the
@@ -387,12 +397,12 @@ func (s *closedSet) put(t closedConn) (evicted bool) {
 			way = e
 			break
 		}
-		if e.last.Before(way.last) {
+		if e.last().Before(way.last()) {
 			way = e
 		}
 	}
 	if way.used {
-		evicted = t.last.Sub(way.last) <= closedIdle
+		evicted = t.last().Sub(way.last()) <= closedIdle
 	} else {
 		s.n++
 	}
@@ -426,8 +436,9 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
 	a.unschedule(c)
 	delete(a.conns, k)
-	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
+	t := closedConn{k: k, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
+	t.setLast(c.last)
 	a.forget(k, c) // last use of c
 	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
@@ -496,7 +507,7 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 	if t == nil {
 		return false
 	}
-	if p.ts.Sub(t.last) > closedIdle {
+	if p.ts.Sub(t.last()) > closedIdle {
 		a.closed.drop(t)
 		return false
 	}
@@ -505,7 +516,8 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 		d = toServer
 	}
 	n := int64(len(p.payload))
-	if f := t.flow; f != nil {
+	if t.flow >= 0 {
+		f := a.flows.at(t.flow)
 		f.flow.Packets++
 		if d == toServer {
 			f.flow.BytesToServer += n
@@ -525,7 +537,7 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 			s.s.BytesToClient += n
 		}
 	}
-	t.last = p.ts
+	t.setLast(p.ts)
 	return true
 }
 
@@ -563,7 +575,7 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 		return false
 	}
 	protoIdx := udpPortIdx[sport]
-	f := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
+	f, _ := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
 	if f == nil {
 		return true
 	}
@@ -596,9 +608,9 @@ func (a *analysis) fold(c *conn) {
 }
 
 // finish is fold without leaving the table (for result, which drops the
-// whole table afterwards, and foldClosed). It returns the flow and the
-// index of the session c was added to (nil, -1 for none).
-func (a *analysis) finish(c *conn) (*flowAgg, int) {
+// whole table afterwards, and foldClosed). It returns the indexes of the
+// flow and of the session c was added to (-1 for none).
+func (a *analysis) finish(c *conn) (int32, int) {
 	for d := range c.half {
 		c.half[d].flush(a, c, dir(d))
 	}
@@ -708,9 +720,9 @@ func (a *analysis) protoID(name string) uint16 {
 }
 
 // flowAgg returns the aggregate for k (whose protocol is named proto),
-// creating it with the given span; nil (and counted) when the table is
-// full.
-func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) *flowAgg {
+// creating it with the given span, and its index in the table; nil and -1
+// (and counted) when the table is full.
+func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) (*flowAgg, int32) {
 	t := &a.flows
 	if t.index == nil {
 		t.index, t.index4 = map[flowKey]int32{}, map[flowKey4]int32{}
@@ -718,14 +730,14 @@ func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, 
 	k4, is4 := k.compact()
 	if is4 {
 		if i, ok := t.index4[k4]; ok {
-			return t.at(i)
+			return t.at(i), i
 		}
 	} else if i, ok := t.index[k]; ok {
-		return t.at(i)
+		return t.at(i), i
 	}
 	if t.n >= a.maxFlows {
 		a.stats.Evictions++
-		return nil
+		return nil, -1
 	}
 	if t.n%flowChunk == 0 {
 		t.chunks = append(t.chunks, make([]flowAgg, flowChunk))
@@ -746,7 +758,7 @@ func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, 
 		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: k.port, Protocol: proto},
 		first: first, last: last, firstFrame: firstFrame,
 	}
-	return f
+	return f, i
 }
 
 // widen extends the flow's span to cover [first, last] and firstFrame.
@@ -760,10 +772,12 @@ func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
 	f.firstFrame = min(f.firstFrame, firstFrame)
 }
 
-func (a *analysis) addFlow(c *conn) *flowAgg {
-	f := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
+// addFlow adds c to its flow and returns the flow's index (-1 when the
+// table was full).
+func (a *analysis) addFlow(c *conn) int32 {
+	f, i := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
 	if f == nil {
-		return nil
+		return -1
 	}
 	if c.synSeen {
 		f.flow.Connections++
@@ -773,5 +787,5 @@ func (a *analysis) addFlow(c *conn) *flowAgg {
 	f.flow.BytesToClient += c.bytes[toClient]
 	f.flow.ServerAnswered = f.flow.ServerAnswered || c.answered
 	f.widen(c.first, c.last, c.firstFrame)
-	return f
+	return i
 }
