@@ -224,15 +224,22 @@ func (a *analysis) transportPacket(p *packet) {
 	if p.transport == l4UDP && a.udpFlowPacket(p) {
 		return
 	}
-	k := makeConnKey(p)
-	slot := &a.recent[recentSlot(&k)]
-	c := slot.c
-	if c == nil || slot.k != k {
+	// A packet of the cached connection needs no key: its 4-tuple is the
+	// connection's. The key is made for the table, when there is none.
+	slot := &a.recent[recentSlot(p.src, p.dst, p.sport, p.dport, p.transport)]
+	c := *slot
+	var k connKey
+	keyed := false
+	if c == nil || !c.has(p) {
+		k, keyed = makeConnKey(p), true
 		c = a.conns[k]
 	}
 	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
 		a.expire(c)
 		c = nil
+	}
+	if c == nil && !keyed {
+		k, keyed = makeConnKey(p), true
 	}
 	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
 		return
@@ -243,6 +250,9 @@ func (a *analysis) transportPacket(p *packet) {
 		c = nil
 	}
 	if c == nil {
+		if !keyed {
+			k = makeConnKey(p)
+		}
 		if len(a.conns) >= a.maxFlows {
 			a.evictConns()
 		}
@@ -250,9 +260,7 @@ func (a *analysis) transportPacket(p *packet) {
 		a.conns[k] = c
 		a.schedule(c)
 	}
-	if slot.c != c {
-		slot.c, slot.k = c, k
-	}
+	*slot = c
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -302,7 +310,7 @@ func (a *analysis) transportPacket(p *packet) {
 	}
 	c.half[d].segment(a, c, d, p.seq, p.syn, p.payload, f)
 	if (c.finSeen == 3 || p.rst) && c.half[0].heldCount() == 0 && c.half[1].heldCount() == 0 {
-		a.foldClosed(k, c)
+		a.foldClosed(c.key(), c)
 	}
 }
 
@@ -439,7 +447,7 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 	t := closedConn{k: k, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
 	t.setLast(c.last)
-	a.forget(k, c) // last use of c
+	a.forget(c) // last use of c
 	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
 	}
@@ -450,22 +458,42 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 // often neighbours, and a few hundred connections carry most of the
 // packets of any short stretch of a capture, while the table holds every
 // open one (a lookup there is mostly cache misses). A connection is only
-// ever in the slot of its own key, so forget finds it.
-type connCache [recentSlots]struct {
-	k connKey
-	c *conn
-}
+// ever in the slot of its own 4-tuple, so forget finds it; a packet whose
+// 4-tuple is the cached connection's (conn.has) needs no key at all.
+type connCache [recentSlots]*conn
 
 const recentSlots = 1 << 10
 
-// recentSlot is k's slot in the connCache: a multiplicative hash of the
-// low words of the addresses and the ports (an IPv4 address is entirely
-// in its last 4 bytes).
-func recentSlot(k *connKey) int {
-	h := uint64(binary.LittleEndian.Uint32(k.a[12:16]))*0x9e3779b97f4a7c15 ^
-		uint64(binary.LittleEndian.Uint32(k.b[12:16]))*0xc2b2ae3d27d4eb4f ^
-		(uint64(k.pa)|uint64(k.pb)<<16|uint64(k.t)<<32)*0x165667b19e3779f9
+// recentSlot is the connCache slot of the 4-tuple (x, px), (y, py): a
+// multiplicative hash of the sums of the addresses' low words (an IPv4
+// address is entirely in its last 4 bytes) and of the ports, the same
+// either way round.
+func recentSlot(x, y netip.Addr, px, py uint16, t l4) int {
+	h := (uint64(low32(x)+low32(y))<<24 ^ uint64(px+py)<<8 ^ uint64(t)) * 0x9e3779b97f4a7c15
 	return int(h >> (64 - 10))
+}
+
+// low32 is the last 4 bytes of an address (all of an IPv4 one).
+func low32(x netip.Addr) uint32 {
+	if x.Is4() {
+		b := x.As4()
+		return binary.LittleEndian.Uint32(b[:])
+	}
+	b := x.As16()
+	return binary.LittleEndian.Uint32(b[12:])
+}
+
+// has says p belongs to c: its 4-tuple is c's, either way (the same as
+// makeConnKey(p) == c.key(): a packet's two addresses are of one family,
+// and carry no zone).
+func (c *conn) has(p *packet) bool {
+	if c.t != p.transport {
+		return false
+	}
+	if p.sport == c.cport && p.dport == c.sport && p.src == c.cli && p.dst == c.srv {
+		return true
+	}
+	return p.sport == c.sport && p.dport == c.cport && p.src == c.srv && p.dst == c.cli
 }
 
 // forget drops c from the recent-connection cache as it leaves the table,
@@ -473,9 +501,9 @@ func recentSlot(k *connKey) int {
 // (fold and foldClosed are the only ways out of the table, and their
 // callers drop c), and the web's short connections were most of the
 // analysis's allocations.
-func (a *analysis) forget(k connKey, c *conn) {
-	if slot := &a.recent[recentSlot(&k)]; slot.c == c {
-		slot.c = nil
+func (a *analysis) forget(c *conn) {
+	if slot := &a.recent[recentSlot(c.cli, c.srv, c.cport, c.sport, c.t)]; *slot == c {
+		*slot = nil
 	}
 	if c.detectedUDP {
 		a.liveDetectedUDP--
@@ -604,7 +632,7 @@ func (a *analysis) fold(c *conn) {
 			a.closed.drop(t)
 		}
 	}
-	a.forget(k, c) // last use of c
+	a.forget(c) // last use of c
 }
 
 // finish is fold without leaving the table (for result, which drops the
