@@ -172,7 +172,11 @@ func firstKey(m map[linkType]int64) linkType {
 // packet analyses one frame.
 func (a *analysis) packet(link linkType, data []byte, index int64, ts time.Time, wireLen int) {
 	p := &a.pkt
-	*p = packet{frame: index, ts: ts, length: wireLen}
+	// Cleared in place, then filled: the composite literal was built on
+	// the stack and copied over, its wide loads stalling on the narrow
+	// stores just made.
+	*p = packet{}
+	p.frame, p.ts, p.length = index, ts, wireLen
 	if err := a.dec.decode(link, data, p); err != nil {
 		a.decodeError(index, "malformed frame: "+err.Error())
 	}
