@@ -286,7 +286,7 @@ func (a *analysis) result() *Result {
 	for _, c := range open {
 		a.finish(c)
 	}
-	a.conns, a.lastConn = map[connKey]*conn{}, nil
+	a.conns, a.recent = map[connKey]*conn{}, connCache{}
 	if a.stats.DecodeErrors > maxListedErrors {
 		a.warnf("%d decode errors in total (the first %d are listed above)", a.stats.DecodeErrors, maxListedErrors)
 	}
@@ -348,10 +348,26 @@ func (a *analysis) result() *Result {
 	for i := range flows {
 		flows[i] = a.flows.at(int32(i))
 	}
+	// The comparisons stop at the first difference (cmpOr evaluates them
+	// all): most pairs differ in their client.
 	slices.SortFunc(flows, func(x, y *flowAgg) int {
 		p, q := &x.flow, &y.flow
-		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(string(p.Transport), string(q.Transport)),
-			compareInt(p.ServerPort, q.ServerPort), strings.Compare(p.Protocol, q.Protocol), compareInt(x.firstFrame, y.firstFrame))
+		if c := p.Client.Compare(q.Client); c != 0 {
+			return c
+		}
+		if c := p.Server.Compare(q.Server); c != 0 {
+			return c
+		}
+		if c := strings.Compare(string(p.Transport), string(q.Transport)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(p.ServerPort, q.ServerPort); c != 0 {
+			return c
+		}
+		if c := strings.Compare(p.Protocol, q.Protocol); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.firstFrame, y.firstFrame)
 	})
 	for _, f := range flows {
 		o := base(otaudit.KindFlow, span{first: f.first, last: f.last, firstFrame: f.firstFrame, count: f.flow.Packets})

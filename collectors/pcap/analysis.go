@@ -45,11 +45,9 @@ type analysis struct {
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
 	conns   map[connKey]*conn
-	// lastConn is the connection of the previous transport packet (nil
-	// when it left the table): a request and its answer are often
-	// neighbours, and the lookup in conns is the analysis's dearest.
-	lastConn *conn
-	lastKey  connKey
+	// recent caches the connections of recent transport packets (conn.go):
+	// the lookup in conns is the analysis's dearest.
+	recent connCache
 	// spareConns are folded connections kept for reuse, spareHTTP their
 	// HTTP dissectors (conn.go).
 	spareConns []*conn
@@ -174,7 +172,11 @@ func firstKey(m map[linkType]int64) linkType {
 // packet analyses one frame.
 func (a *analysis) packet(link linkType, data []byte, index int64, ts time.Time, wireLen int) {
 	p := &a.pkt
-	*p = packet{frame: index, ts: ts, length: wireLen}
+	// Cleared in place, then filled: the composite literal was built on
+	// the stack and copied over, its wide loads stalling on the narrow
+	// stores just made.
+	*p = packet{}
+	p.frame, p.ts, p.length = index, ts, wireLen
 	if err := a.dec.decode(link, data, p); err != nil {
 		a.decodeError(index, "malformed frame: "+err.Error())
 	}

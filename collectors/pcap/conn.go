@@ -224,14 +224,22 @@ func (a *analysis) transportPacket(p *packet) {
 	if p.transport == l4UDP && a.udpFlowPacket(p) {
 		return
 	}
-	k := makeConnKey(p)
-	c := a.lastConn
-	if c == nil || a.lastKey != k {
+	// A packet of the cached connection needs no key: its 4-tuple is the
+	// connection's. The key is made for the table, when there is none.
+	slot := &a.recent[recentSlot(p.src, p.dst, p.sport, p.dport, p.transport)]
+	c := *slot
+	var k connKey
+	keyed := false
+	if c == nil || !c.has(p) {
+		k, keyed = makeConnKey(p), true
 		c = a.conns[k]
 	}
 	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
 		a.expire(c)
 		c = nil
+	}
+	if c == nil && !keyed {
+		k, keyed = makeConnKey(p), true
 	}
 	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
 		return
@@ -242,6 +250,9 @@ func (a *analysis) transportPacket(p *packet) {
 		c = nil
 	}
 	if c == nil {
+		if !keyed {
+			k = makeConnKey(p)
+		}
 		if len(a.conns) >= a.maxFlows {
 			a.evictConns()
 		}
@@ -249,7 +260,7 @@ func (a *analysis) transportPacket(p *packet) {
 		a.conns[k] = c
 		a.schedule(c)
 	}
-	a.lastConn, a.lastKey = c, k
+	*slot = c
 	d := c.direction(p)
 	c.packets++
 	c.last = p.ts
@@ -274,8 +285,13 @@ func (a *analysis) transportPacket(p *packet) {
 	// The frame is described in a field of the analysis, not a local: a
 	// pointer handed through the dissector interfaces would otherwise move
 	// every packet's frameInfo to the heap. Dissectors copy what they keep.
+	// Only a payload is dissected (segment and the datagram dissectors
+	// look at f for nothing else): the frames without one (SYNs, ACKs,
+	// FINs) skip describing it.
 	f := &a.frame
-	*f = c.frameInfo(d, p.frame, p.ts)
+	if len(p.payload) > 0 {
+		*f = c.frameInfo(d, p.frame, p.ts)
+	}
 	if p.transport == l4UDP {
 		if c.dgram != nil && len(p.payload) > 0 {
 			c.dgram(a, c, d, p.payload, f)
@@ -294,7 +310,7 @@ func (a *analysis) transportPacket(p *packet) {
 	}
 	c.half[d].segment(a, c, d, p.seq, p.syn, p.payload, f)
 	if (c.finSeen == 3 || p.rst) && c.half[0].heldCount() == 0 && c.half[1].heldCount() == 0 {
-		a.foldClosed(k, c)
+		a.foldClosed(c.key(), c)
 	}
 }
 
@@ -310,15 +326,25 @@ func (a *analysis) transportPacket(p *packet) {
 // A payload in such a segment is not dissected: after both FINs or a RST
 // it is a retransmission of what was delivered, or not a stream anymore;
 // after one FIN and halfClosedQuiet of silence, most likely one too.
+//
+// An entry is 64 bytes, one cache line (the table is a random access per
+// fold): the time as seconds and nanoseconds, which give back the same
+// instant for the comparisons (a capture's times carry no monotonic
+// reading), and the flow as its index.
 type closedConn struct {
-	k       connKey
-	last    time.Time
-	flow    *flowAgg // nil when the flow table was full
-	session int32    // index in analysis.sessions, -1 for none
+	k connKey
 	// cliIsA says the client is the (a, pa) end of the key.
-	cliIsA bool
-	used   bool
+	cliIsA  bool
+	used    bool
+	lastSec int64
+	lastNs  int32
+	flow    int32 // index in analysis.flows, -1 when the flow table was full
+	session int32 // index in analysis.sessions, -1 for none
 }
+
+func (t *closedConn) last() time.Time { return time.Unix(t.lastSec, int64(t.lastNs)) }
+
+func (t *closedConn) setLast(ts time.Time) { t.lastSec, t.lastNs = ts.Unix(), int32(ts.Nanosecond()) }
 
 // closedWays and closedSets size the recently-closed set: a table of
 // closedSets sets of closedWays entries, the set chosen by a hash of the
@@ -379,12 +405,12 @@ func (s *closedSet) put(t closedConn) (evicted bool) {
 			way = e
 			break
 		}
-		if e.last.Before(way.last) {
+		if e.last().Before(way.last()) {
 			way = e
 		}
 	}
 	if way.used {
-		evicted = t.last.Sub(way.last) <= closedIdle
+		evicted = t.last().Sub(way.last()) <= closedIdle
 	} else {
 		s.n++
 	}
@@ -418,22 +444,66 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 	flow, session := a.finish(c)
 	a.unschedule(c)
 	delete(a.conns, k)
-	t := closedConn{k: k, last: c.last, flow: flow, session: int32(session),
+	t := closedConn{k: k, flow: flow, session: int32(session),
 		cliIsA: c.cli.As16() == k.a && c.cport == k.pa}
+	t.setLast(c.last)
 	a.forget(c) // last use of c
 	if a.closed.put(t) {
 		a.stats.ClosedEvictions++
 	}
 }
 
-// forget drops c from the last-connection cache as it leaves the table,
+// connCache is a direct-mapped cache of the connections of recent
+// packets, in front of the connection table: a request and its answer are
+// often neighbours, and a few hundred connections carry most of the
+// packets of any short stretch of a capture, while the table holds every
+// open one (a lookup there is mostly cache misses). A connection is only
+// ever in the slot of its own 4-tuple, so forget finds it; a packet whose
+// 4-tuple is the cached connection's (conn.has) needs no key at all.
+type connCache [recentSlots]*conn
+
+const recentSlots = 1 << 10
+
+// recentSlot is the connCache slot of the 4-tuple (x, px), (y, py): a
+// multiplicative hash of the sums of the addresses' low words (an IPv4
+// address is entirely in its last 4 bytes) and of the ports, the same
+// either way round.
+func recentSlot(x, y netip.Addr, px, py uint16, t l4) int {
+	h := (uint64(low32(x)+low32(y))<<24 ^ uint64(px+py)<<8 ^ uint64(t)) * 0x9e3779b97f4a7c15
+	return int(h >> (64 - 10))
+}
+
+// low32 is the last 4 bytes of an address (all of an IPv4 one).
+func low32(x netip.Addr) uint32 {
+	if x.Is4() {
+		b := x.As4()
+		return binary.LittleEndian.Uint32(b[:])
+	}
+	b := x.As16()
+	return binary.LittleEndian.Uint32(b[12:])
+}
+
+// has says p belongs to c: its 4-tuple is c's, either way (the same as
+// makeConnKey(p) == c.key(): a packet's two addresses are of one family,
+// and carry no zone).
+func (c *conn) has(p *packet) bool {
+	if c.t != p.transport {
+		return false
+	}
+	if p.sport == c.cport && p.dport == c.sport && p.src == c.cli && p.dst == c.srv {
+		return true
+	}
+	return p.sport == c.sport && p.dport == c.cport && p.src == c.srv && p.dst == c.cli
+}
+
+// forget drops c from the recent-connection cache as it leaves the table,
 // and keeps it for reuse: nothing refers to a folded connection any more
 // (fold and foldClosed are the only ways out of the table, and their
 // callers drop c), and the web's short connections were most of the
 // analysis's allocations.
 func (a *analysis) forget(c *conn) {
-	if a.lastConn == c {
-		a.lastConn = nil
+	if slot := &a.recent[recentSlot(c.cli, c.srv, c.cport, c.sport, c.t)]; *slot == c {
+		*slot = nil
 	}
 	if c.detectedUDP {
 		a.liveDetectedUDP--
@@ -465,7 +535,7 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 	if t == nil {
 		return false
 	}
-	if p.ts.Sub(t.last) > closedIdle {
+	if p.ts.Sub(t.last()) > closedIdle {
 		a.closed.drop(t)
 		return false
 	}
@@ -474,7 +544,8 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 		d = toServer
 	}
 	n := int64(len(p.payload))
-	if f := t.flow; f != nil {
+	if t.flow >= 0 {
+		f := a.flows.at(t.flow)
 		f.flow.Packets++
 		if d == toServer {
 			f.flow.BytesToServer += n
@@ -494,7 +565,7 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 			s.s.BytesToClient += n
 		}
 	}
-	t.last = p.ts
+	t.setLast(p.ts)
 	return true
 }
 
@@ -532,7 +603,7 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 		return false
 	}
 	protoIdx := udpPortIdx[sport]
-	f := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
+	f, _ := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
 	if f == nil {
 		return true
 	}
@@ -565,9 +636,9 @@ func (a *analysis) fold(c *conn) {
 }
 
 // finish is fold without leaving the table (for result, which drops the
-// whole table afterwards, and foldClosed). It returns the flow and the
-// index of the session c was added to (nil, -1 for none).
-func (a *analysis) finish(c *conn) (*flowAgg, int) {
+// whole table afterwards, and foldClosed). It returns the indexes of the
+// flow and of the session c was added to (-1 for none).
+func (a *analysis) finish(c *conn) (int32, int) {
 	for d := range c.half {
 		c.half[d].flush(a, c, dir(d))
 	}
@@ -626,8 +697,32 @@ type flowAgg struct {
 // object for the collector to track, per flow.
 const flowChunk = 512
 
-// flowTable holds the flow aggregates.
+// flowKey4 is a flowKey between two IPv4 addresses in two machine
+// words (the addresses; the port, protocol and transport): most flows are
+// such, and their index then hashes 16 bytes and compares two registers,
+// and packs more entries into each cache line than the 40-byte key.
+type flowKey4 struct {
+	addrs uint64 // cli<<32 | srv
+	rest  uint64 // port<<32 | proto<<16 | t
+}
+
+// compact is k's flowKey4 when both ends are IPv4; false otherwise. The
+// fields it drops are constant over such keys, so two different flowKeys
+// never share a flowKey4.
+func (k *flowKey) compact() (flowKey4, bool) {
+	if !k.cli4 || !k.srv4 {
+		return flowKey4{}, false
+	}
+	return flowKey4{
+		addrs: uint64(binary.BigEndian.Uint32(k.cli[12:16]))<<32 | uint64(binary.BigEndian.Uint32(k.srv[12:16])),
+		rest:  uint64(k.port)<<32 | uint64(k.proto)<<16 | uint64(k.t),
+	}, true
+}
+
+// flowTable holds the flow aggregates: index4 indexes those between two
+// IPv4 addresses, index the others.
 type flowTable struct {
+	index4 map[flowKey4]int32
 	index  map[flowKey]int32
 	chunks [][]flowAgg
 	n      int
@@ -653,26 +748,35 @@ func (a *analysis) protoID(name string) uint16 {
 }
 
 // flowAgg returns the aggregate for k (whose protocol is named proto),
-// creating it with the given span; nil (and counted) when the table is
-// full.
-func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) *flowAgg {
+// creating it with the given span, and its index in the table; nil and -1
+// (and counted) when the table is full.
+func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) (*flowAgg, int32) {
 	t := &a.flows
 	if t.index == nil {
-		t.index = map[flowKey]int32{}
+		t.index, t.index4 = map[flowKey]int32{}, map[flowKey4]int32{}
 	}
-	if i, ok := t.index[k]; ok {
-		return t.at(i)
+	k4, is4 := k.compact()
+	if is4 {
+		if i, ok := t.index4[k4]; ok {
+			return t.at(i), i
+		}
+	} else if i, ok := t.index[k]; ok {
+		return t.at(i), i
 	}
 	if t.n >= a.maxFlows {
 		a.stats.Evictions++
-		return nil
+		return nil, -1
 	}
 	if t.n%flowChunk == 0 {
 		t.chunks = append(t.chunks, make([]flowAgg, flowChunk))
 	}
 	i := int32(t.n)
 	t.n++
-	t.index[k] = i
+	if is4 {
+		t.index4[k4] = i
+	} else {
+		t.index[k] = i
+	}
 	tr := otaudit.TCP
 	if k.t == l4UDP {
 		tr = otaudit.UDP
@@ -682,7 +786,7 @@ func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, 
 		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: k.port, Protocol: proto},
 		first: first, last: last, firstFrame: firstFrame,
 	}
-	return f
+	return f, i
 }
 
 // widen extends the flow's span to cover [first, last] and firstFrame.
@@ -696,10 +800,12 @@ func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
 	f.firstFrame = min(f.firstFrame, firstFrame)
 }
 
-func (a *analysis) addFlow(c *conn) *flowAgg {
-	f := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
+// addFlow adds c to its flow and returns the flow's index (-1 when the
+// table was full).
+func (a *analysis) addFlow(c *conn) int32 {
+	f, i := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
 	if f == nil {
-		return nil
+		return -1
 	}
 	if c.synSeen {
 		f.flow.Connections++
@@ -709,5 +815,5 @@ func (a *analysis) addFlow(c *conn) *flowAgg {
 	f.flow.BytesToClient += c.bytes[toClient]
 	f.flow.ServerAnswered = f.flow.ServerAnswered || c.answered
 	f.widen(c.first, c.last, c.firstFrame)
-	return f
+	return i
 }
