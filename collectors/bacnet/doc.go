@@ -14,6 +14,10 @@
 // any other service exists in this package outside its tests (which build them to prove the
 // guard refuses them), and none may be added.
 //
+// Most devices answer a Who-Is with an I-Am broadcast to the BACnet port,
+// which the socket connected to the device never sees: one receive-only
+// socket on that port serves every probe of a scan (listen.go).
+//
 // Replies are decoded with the passive parser (collectors/pcap/bacnet) for
 // the BVLC, NPDU and APDU headers and by this package's own bounded decoder
 // for the ReadProperty acknowledgement, Error, Reject and Abort bodies.

@@ -64,12 +64,11 @@ type Config struct {
 	// Port is the BACnet/IP port asked (DefaultPort when 0). Only tests
 	// set it.
 	Port uint16
-	// LocalPort is the port the requests are sent from (DefaultPort when
-	// 0): many devices answer a Who-Is with an I-Am sent to the BACnet
-	// port (often broadcast) rather than to the asker's port, so the
-	// prober listens there. When another program holds the port, an
-	// ephemeral one is used and only replies to it are heard. Only tests
-	// set it.
+	// LocalPort is the port the prober listens on besides its own
+	// (DefaultPort when 0): many devices answer a Who-Is with an I-Am
+	// broadcast to the BACnet port rather than sent to the asker's port.
+	// When another program holds the port without sharing it, only
+	// replies to the asker's port are heard. Only tests set it.
 	LocalPort uint16
 	// GiveUpAfterSilent: see DefaultGiveUpAfterSilent; 0 takes the
 	// default, a negative value never gives up.
@@ -83,6 +82,7 @@ type Config struct {
 type Prober struct {
 	port     uint16
 	local    uint16
+	iAms     *iAmListener
 	giveUpAt int
 	log      *slog.Logger
 	now      func() time.Time
@@ -99,6 +99,7 @@ func New(cfg Config) *Prober {
 	if p.local == 0 {
 		p.local = DefaultPort
 	}
+	p.iAms = &iAmListener{port: p.local}
 	if p.giveUpAt == 0 {
 		p.giveUpAt = DefaultGiveUpAfterSilent
 	}
@@ -156,6 +157,9 @@ type probe struct {
 	log  *slog.Logger
 	conn net.Conn
 	buf  []byte
+	// heard carries what the device sent to the BACnet port (its I-Am
+	// broadcast), nil when that port could not be had.
+	heard <-chan []byte
 
 	nextInvoke byte
 	// Traffic, for the flow observation.
@@ -180,10 +184,10 @@ type probe struct {
 func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, emit func(otaudit.Observation)) error {
 	addr := netip.AddrPortFrom(t.Addr, p.port)
 	// A connected socket: the kernel hands us only datagrams from addr
-	// (also those sent to the BACnet port's broadcast address, when it is
-	// bound there) and reports ICMP port and host unreachable on the next
-	// read. Opening it sends nothing.
-	conn, err := p.dial(ctx, addr)
+	// and reports ICMP port and host unreachable on the next read.
+	// Opening it sends nothing.
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", addr.String())
 	if err != nil {
 		if isUnreachable(err) {
 			return fmt.Errorf("bacnet %s: %w: %w", addr, active.ErrUnreachable, err)
@@ -193,6 +197,12 @@ func (p *Prober) Probe(ctx context.Context, s *active.Session, t active.Target, 
 	defer conn.Close()
 	pr := &probe{p: p, s: s, addr: addr, conn: conn, buf: make([]byte, maxDatagram+1),
 		log: p.log.With("collector", protocol, "target", addr.String()), values: map[uint16]string{}, nextInvoke: 1}
+	heard, release, err := p.iAms.hear(t.Addr)
+	if err != nil {
+		pr.log.Debug("BACnet port not available locally: an I-Am broadcast to it will not be heard", "port", p.local, "error", err)
+	}
+	defer release()
+	pr.heard = heard
 	err = pr.run(ctx)
 	pr.emit(emit)
 	if err != nil {
@@ -261,6 +271,11 @@ func (pr *probe) run(ctx context.Context) error {
 			break
 		}
 	}
+	if classify(err) == silent {
+		if iam, ok := pr.broadcastIAm(); ok {
+			r, err = iam, nil
+		}
+	}
 	switch classify(err) {
 	case answered:
 	case silent:
@@ -278,6 +293,27 @@ func (pr *probe) run(ctx context.Context) error {
 	pr.iam = &iam
 	pr.log.Debug("i-Am", "instance", iam.DeviceInstance, "vendor", iam.VendorID)
 	return pr.readProperties(ctx, limits)
+}
+
+// broadcastIAm is the I-Am the device sent to the BACnet port while the
+// Who-Is went unanswered on the asker's port, if any.
+func (pr *probe) broadcastIAm() (reply, bool) {
+	for {
+		select {
+		case b := <-pr.heard:
+			pr.count(&pr.received, &pr.bytesIn, len(b))
+			r, err := decodeReply(b)
+			if err != nil {
+				pr.note(err)
+				continue
+			}
+			if r.kind == replyIAm && r.sourceNetwork == 0 {
+				return r, true
+			}
+		default:
+			return reply{}, false
+		}
+	}
 }
 
 // readProperties reads every property of Properties once, retrying one
@@ -399,7 +435,7 @@ func (pr *probe) exchange(ctx context.Context, kind, detail string, datagram []b
 			return err
 		}
 		pr.count(&pr.sent, &pr.bytesOut, len(datagram))
-		got, err = pr.await(ctx, match)
+		got, err = pr.await(ctx, kind == kindWhoIs, match)
 		return err
 	})
 	return got, err
@@ -417,7 +453,7 @@ func (pr *probe) count(packets, bytes *int64, n int) {
 
 // await reads datagrams until one decodes and match accepts it, the
 // context ends, or maxRepliesPerRequest were read.
-func (pr *probe) await(ctx context.Context, match func(reply) bool) (reply, error) {
+func (pr *probe) await(ctx context.Context, iAm bool, match func(reply) bool) (reply, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = pr.conn.SetReadDeadline(dl)
 	}
@@ -434,14 +470,29 @@ func (pr *probe) await(ctx context.Context, match func(reply) bool) (reply, erro
 			<-cut
 		}
 	}()
-	for range maxRepliesPerRequest {
+	dl, _ := ctx.Deadline()
+	for replies := 0; replies < maxRepliesPerRequest; {
+		if pr.heard != nil && iAm {
+			// Look at the BACnet port's I-Am broadcasts every tick while
+			// the device has not answered the asker's port.
+			_ = pr.conn.SetReadDeadline(earliest(dl, time.Now().Add(iAmTick)))
+		}
 		n, err := pr.conn.Read(pr.buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return reply{}, ctx.Err()
 			}
+			if pr.heard != nil && iAm && errors.Is(err, os.ErrDeadlineExceeded) {
+				if r, ok := pr.broadcastIAm(); ok {
+					return r, nil
+				}
+				if dl.IsZero() || time.Now().Before(dl) {
+					continue
+				}
+			}
 			return reply{}, err
 		}
+		replies++
 		pr.count(&pr.received, &pr.bytesIn, n)
 		r, err := decodeReply(pr.buf[:n])
 		if err != nil {
@@ -518,18 +569,13 @@ func (pr *probe) identity(ip netip.Addr) otaudit.DeviceIdentity {
 	return id
 }
 
-// dial opens the connected socket to addr from the BACnet port (shared
-// with the other probes of the scan through SO_REUSEADDR/SO_REUSEPORT:
-// each connected socket gets its own device's datagrams), or from an
-// ephemeral port when that cannot be had.
-func (p *Prober) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{LocalAddr: &net.UDPAddr{Port: int(p.local)}, Control: shareLocalPort}
-	conn, err := d.DialContext(ctx, "udp", addr.String())
-	if err == nil || isUnreachable(err) {
-		return conn, err
+// iAmTick is how often a Who-Is wait looks for an I-Am broadcast.
+const iAmTick = 50 * time.Millisecond
+
+// earliest is the earlier of a deadline (zero: none) and t.
+func earliest(deadline, t time.Time) time.Time {
+	if !deadline.IsZero() && deadline.Before(t) {
+		return deadline
 	}
-	p.log.Debug("BACnet port not available locally: listening on an ephemeral port, broadcast I-Am replies will not be heard",
-		"port", p.local, "error", err)
-	var eph net.Dialer
-	return eph.DialContext(ctx, "udp", addr.String())
+	return t
 }
