@@ -55,6 +55,10 @@ if [ ! -d "$TB/opcua/node_modules/node-opcua" ]; then
   step "npm ci (node-opcua 2.182.2)"
   (cd "$TB/opcua" && npm ci --no-audit --no-fund --cache "${NPM_CONFIG_CACHE:-$ROOT/.ci/cache/npm}" >/dev/null)
 fi
+if [ ! -d "$TB/bacnet/node_modules/node-bacnet" ]; then
+  step "npm ci (node-bacnet 0.2.4)"
+  (cd "$TB/bacnet" && npm ci --no-audit --no-fund --cache "${NPM_CONFIG_CACHE:-$ROOT/.ci/cache/npm}" >/dev/null)
+fi
 
 # ---- binaries, built outside the zone
 step "build otaudit and the integration test binary"

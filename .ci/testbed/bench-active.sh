@@ -4,7 +4,7 @@
 #
 #   1. the three devices of the zone (10.99.0.10 pymodbus, .11 snmpd, .12 node-opcua)
 #   2. the zone's /24 with only those three alive: the zone's other hosts
-#      (.2 the agent itself, .13-.15) are excluded for both tools, so 249
+#      (.2 the agent itself, .13-.16) are excluded for both tools, so 246
 #      addresses are dead and timeouts and concurrency dominate.
 #
 # nmap: -n -sT -sU -p U:161,T:102,502,4840,44818 --script modbus-discover,snmp-info,snmp-brute
@@ -30,7 +30,7 @@ export PATH="/usr/local/go/bin:$PATH"
 A="ip netns exec otz-audit"
 HOSTS=(10.99.0.10 10.99.0.11 10.99.0.12)
 SUBNET=10.99.0.0/24
-SUBNET_EXCLUDE=(10.99.0.2 10.99.0.13 10.99.0.14 10.99.0.15)
+SUBNET_EXCLUDE=(10.99.0.2 10.99.0.13 10.99.0.14 10.99.0.15 10.99.0.16)
 NMAP_ARGS=(-n -sT -sU -p U:161,T:102,502,4840,44818 --script modbus-discover,snmp-info,snmp-brute)
 PROFILES=${BENCH_PROFILES:-default fast brisk}
 SUBNET_PROFILES=${BENCH_SUBNET_PROFILES:-fast brisk}

@@ -24,6 +24,8 @@
 #                         and Basic256 policies (Node 20 needs --security-revert=CVE-2023-46809 for
 #                         Basic128Rsa15). On its own address and the standard port 4840, not on
 #                         10.99.0.12:4841, because `otaudit scan --active` discovers standard ports only.
+#   otz-bms   10.99.0.16  node-bacnet 0.2.4 BACnet/IP device 2601 on udp/47808 (vendor 8): I-Am by
+#                         broadcast, ReadProperty of its Device object's name, vendor, model, revisions
 #   otz-sw    (switch)    br0 + one veth per host + span0 (mirror of the PLC port)
 #   10.99.0.99            nobody: a dead address inside the subnet
 #
@@ -33,8 +35,8 @@ set -uo pipefail
 D=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$D/../.." && pwd)
 RUN=${OTZ_RUN:-$D/run}
-NODES="otz-audit:10.99.0.2 otz-plc:10.99.0.10 otz-snmp:10.99.0.11 otz-opc:10.99.0.12 otz-rtu:10.99.0.13 otz-mute:10.99.0.14 otz-opcw:10.99.0.15"
-ALLNS="otz-audit otz-plc otz-snmp otz-opc otz-rtu otz-mute otz-opcw otz-sw"
+NODES="otz-audit:10.99.0.2 otz-plc:10.99.0.10 otz-snmp:10.99.0.11 otz-opc:10.99.0.12 otz-rtu:10.99.0.13 otz-mute:10.99.0.14 otz-opcw:10.99.0.15 otz-bms:10.99.0.16"
+ALLNS="otz-audit otz-plc otz-snmp otz-opc otz-rtu otz-mute otz-opcw otz-bms otz-sw"
 PY=/usr/bin/python3   # not a pyenv/venv shim: pymodbus is the Debian package
 A="ip netns exec otz-audit"
 T0=$EPOCHREALTIME
@@ -106,11 +108,14 @@ up() {
   if [ $rc -ne 0 ]; then echo "zone.sh: namespace setup failed"; down; return 1; fi
   log "namespaces, bridge and span port ready"
 
-  if [ ! -d "$D/opcua/node_modules/node-opcua" ]; then
-    (cd "$D/opcua" && npm ci --no-audit --no-fund --cache "${NPM_CONFIG_CACHE:-$REPO/.ci/cache/npm}" >"$RUN/npm.log" 2>&1) \
-      || { echo "zone.sh: npm ci failed"; cat "$RUN/npm.log"; down; return 1; }
-    log "npm ci done"
-  fi
+  local pkg
+  for pkg in opcua/node-opcua bacnet/node-bacnet; do
+    if [ ! -d "$D/${pkg%%/*}/node_modules/${pkg#*/}" ]; then
+      (cd "$D/${pkg%%/*}" && npm ci --no-audit --no-fund --cache "${NPM_CONFIG_CACHE:-$REPO/.ci/cache/npm}" >"$RUN/npm.log" 2>&1) \
+        || { echo "zone.sh: npm ci ($pkg) failed"; cat "$RUN/npm.log"; down; return 1; }
+      log "npm ci ${pkg#*/} done"
+    fi
+  done
   if [ ! -x "$RUN/lmb_server" ] || [ "$D/modbus/lmb_server.c" -nt "$RUN/lmb_server" ]; then
     # shellcheck disable=SC2046
     gcc -O2 -o "$RUN/lmb_server" "$D/modbus/lmb_server.c" $(pkg-config --cflags --libs libmodbus) \
@@ -129,6 +134,7 @@ up() {
   start_bg libmodbus otz-plc "$RUN/lmb_server" 10.99.0.10 5020
   start_bg rtu otz-rtu "$RUN/lmb_server" 10.99.0.13 502
   start_bg mute otz-mute "$PY" "$D/mute/listener.py" 10.99.0.14 102,502,4840 161
+  start_bg bacnet otz-bms node "$D/bacnet/server.js" 10.99.0.16 10.99.0.255 2601
 
   local ok=0
   wait_for 10 $A env SNMP_PERSISTENT_DIR="$RUN/snmpvar" snmpget -r0 -t0.3 -v2c -c public 10.99.0.11 1.3.6.1.2.1.1.5.0 \
@@ -137,6 +143,7 @@ up() {
   wait_for 5 listening otz-plc 5020 && wait_for 5 listening otz-rtu 502 && log "libmodbus ready (.10:5020, .13:502)" \
     || { log "libmodbus FAILED"; cat "$RUN/libmodbus.log" "$RUN/rtu.log"; ok=1; }
   wait_for 5 listening otz-mute 502 && log "mute listener ready" || { log "mute listener FAILED"; cat "$RUN/mute.log"; ok=1; }
+  wait_for 15 grep -q "bacnet peer: device" "$RUN/bacnet.log" && log "bacnet .16 ready" || { log "bacnet FAILED"; cat "$RUN/bacnet.log"; ok=1; }
   wait_for 60 grep -q READY "$RUN/opcua.log" && log "opcua .12 ready" || { log "opcua FAILED"; cat "$RUN/opcua.log"; ok=1; }
   wait_for 60 grep -q READY "$RUN/opcua-weak.log" && log "opcua-weak .15 ready" || { log "opcua-weak FAILED"; cat "$RUN/opcua-weak.log"; ok=1; }
   if [ $ok -ne 0 ]; then echo "zone.sh: a peer did not start; tearing down"; down; return 1; fi

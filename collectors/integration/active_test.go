@@ -104,7 +104,7 @@ type activeScanOutput struct {
 // OPC UA server, the device that never answers and an empty address. One
 // scan covers them all, so "the others are unaffected" is tested on the
 // same run that the inventory assertions read.
-var scanTargets = []netip.Addr{plcAddr, snmpAddr, opcAddr, rtuAddr, muteAddr, weakOPCAddr, deadAddr}
+var scanTargets = []netip.Addr{plcAddr, snmpAddr, opcAddr, rtuAddr, muteAddr, weakOPCAddr, bmsAddr, deadAddr}
 
 // activeRun is one active scan of the zone, shared by the subtests.
 type activeRun struct {
@@ -205,6 +205,7 @@ func TestActiveScan(t *testing.T) {
 	t.Run("modbus inventory", func(t *testing.T) { testModbus(t, r) })
 	t.Run("snmp inventory and access", func(t *testing.T) { testSNMP(t, r) })
 	t.Run("opcua endpoints, certificates and logins", func(t *testing.T) { testOPCUA(t, r) })
+	t.Run("bacnet identity", func(t *testing.T) { testBACnet(t, r) })
 	t.Run("queries agree with the scan", func(t *testing.T) { testQueries(t, r) })
 }
 
@@ -479,7 +480,7 @@ func testLedgerMatchesWire(t *testing.T, r *activeRun) {
 // zoneNamespaces maps the zone's hosts to their network namespaces
 // (.ci/testbed/zone.sh).
 var zoneNamespaces = map[netip.Addr]string{plcAddr: "otz-plc", snmpAddr: "otz-snmp", opcAddr: "otz-opc",
-	rtuAddr: "otz-rtu", muteAddr: "otz-mute", weakOPCAddr: "otz-opcw"}
+	rtuAddr: "otz-rtu", muteAddr: "otz-mute", weakOPCAddr: "otz-opcw", bmsAddr: "otz-bms"}
 
 // peerMAC reads the MAC of a zone host's eth0 from its namespace.
 func peerMAC(t *testing.T, addr netip.Addr) string {
@@ -971,4 +972,26 @@ func diffLines(a, b []string) string {
 		return "  (same requests, different order)"
 	}
 	return strings.Join(out, "\n")
+}
+
+// testBACnet: the node-bacnet device answers Who-Is with an I-Am broadcast
+// to the BACnet port and ReadProperty with its configured strings
+// (.ci/testbed/bacnet/server.js); the others have no BACnet and are asked
+// one Who-Is (plus its retry only when silent).
+func testBACnet(t *testing.T, r *activeRun) {
+	r.needProber(t, "bacnet")
+	ids := r.identities(bmsAddr, "bacnet-readproperty")
+	want := otaudit.DeviceIdentity{IP: bmsAddr, Method: "bacnet-readproperty", Vendor: "Delta Controls Inc.", Model: "eBCON",
+		Firmware: "4.2.1", Name: "AHU-3 (device 2601, application software 3.40)"}
+	if len(ids) != 1 || ids[0] != want {
+		t.Errorf("bacnet identity of %s: %+v, want %+v", bmsAddr, ids, want)
+	}
+	if a := r.assets[bmsAddr]; !a.Serves("bacnet") || a.Vendor != "Delta Controls Inc." || a.Model != "eBCON" {
+		t.Errorf("inventory %s: %+v, want a BACnet device by Delta Controls, model eBCON", bmsAddr, a)
+	}
+	for _, a := range scanTargets {
+		if a != bmsAddr && len(r.identities(a, "bacnet-readproperty")) > 0 {
+			t.Errorf("%s has no BACnet device, yet a BACnet identity was reported", a)
+		}
+	}
 }

@@ -27,6 +27,7 @@ var (
 	rtuAddr     = netip.MustParseAddr("10.99.0.13") // libmodbus :502, rejects FC43
 	muteAddr    = netip.MustParseAddr("10.99.0.14") // accepts TCP, never answers
 	weakOPCAddr = netip.MustParseAddr("10.99.0.15") // node-opcua with Basic128Rsa15/Basic256
+	bmsAddr     = netip.MustParseAddr("10.99.0.16") // node-bacnet device 2601, I-Am by broadcast
 	deadAddr    = netip.MustParseAddr("10.99.0.99") // nothing there
 )
 
