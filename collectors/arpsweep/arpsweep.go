@@ -230,7 +230,7 @@ func (p *Prober) Sweep(ctx context.Context, targets []active.SweepTarget, emit f
 			if round > 0 {
 				// Give the previous request its full wait before asking again.
 				if d := t.lastAt.Add(p.wait).Sub(p.now()); d > 0 {
-					if err := sleep(ctx, d); err != nil {
+					if err := active.Sleep(ctx, d); err != nil {
 						return err
 					}
 					if !undecided(t) {
@@ -292,19 +292,8 @@ func (p *Prober) waitReplies(ctx context.Context, lastSent time.Time, all []*swe
 		if !open || d <= 0 {
 			return nil
 		}
-		if err := sleep(ctx, min(d, tick)); err != nil {
+		if err := active.Sleep(ctx, min(d, tick)); err != nil {
 			return err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

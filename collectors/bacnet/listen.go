@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 )
 
@@ -28,7 +29,7 @@ func (l *iAmListener) hear(ip netip.Addr) (ch <-chan []byte, release func(), err
 	defer l.mu.Unlock()
 	if l.conn == nil {
 		lc := net.ListenConfig{Control: shareLocalPort}
-		pc, err := lc.ListenPacket(context.Background(), "udp4", net.JoinHostPort("0.0.0.0", itoa(l.port)))
+		pc, err := lc.ListenPacket(context.Background(), "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(int(l.port))))
 		if err != nil {
 			return nil, func() {}, err
 		}
@@ -66,17 +67,5 @@ func (l *iAmListener) receive(conn *net.UDPConn) {
 			}
 		}
 		l.mu.Unlock()
-	}
-}
-
-func itoa(n uint16) string {
-	var b [5]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		if n /= 10; n == 0 {
-			return string(b[i:])
-		}
 	}
 }
