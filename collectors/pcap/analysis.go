@@ -105,6 +105,7 @@ func (a *analysis) decodeError(frame int64, msg string) {
 }
 
 func (a *analysis) run(ctx context.Context, src packetSource) error {
+	var rec record
 	for {
 		if a.stats.Packets%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -112,8 +113,7 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 				return err
 			}
 		}
-		data, ci, link, err := src.next()
-		if err != nil {
+		if err := src.next(&rec); err != nil {
 			if errors.Is(err, errTruncated) {
 				off := src.offset()
 				a.stats.Truncated, a.stats.TruncatedAt = true, off
@@ -125,9 +125,9 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 			}
 			break // io.EOF
 		}
+		data, ts, link := rec.data, rec.ts, rec.link
 		a.stats.Packets++
 		a.stats.Bytes += int64(len(data))
-		ts := ci.Timestamp
 		if a.stats.Packets == 1 || ts.Before(a.stats.FirstPacket) {
 			a.stats.FirstPacket = ts
 		}
@@ -144,7 +144,7 @@ func (a *analysis) run(ctx context.Context, src packetSource) error {
 			a.unsupportedLinks[link]++
 			continue
 		}
-		a.packet(link, data, a.stats.Packets, ts, ci.Length)
+		a.packet(link, data, a.stats.Packets, ts, rec.length)
 
 		a.expireIdle(ts)
 	}

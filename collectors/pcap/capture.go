@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 )
@@ -26,13 +25,24 @@ const maxBlock = 16 << 20
 
 // packetSource yields packets of one capture file in file order.
 type packetSource interface {
-	// next returns the next packet; data is only valid until the next call.
-	// It returns io.EOF at a clean end, errTruncated when the file stops
-	// making sense (offset() then says where).
-	next() (data []byte, ci gopacket.CaptureInfo, link linkType, err error)
+	// next reads the next packet into r; r.data is only valid until the
+	// next call. It returns io.EOF at a clean end, errTruncated when the
+	// file stops making sense (offset() then says where).
+	next(r *record) error
 	format() string
 	// offset is the byte offset of the first record that could not be read.
 	offset() int64
+}
+
+// record is one packet of a capture. It is filled in place: returned by
+// value, with a gopacket.CaptureInfo (whose ancillary data slice only
+// pcapng uses) through the interface, it was a visible share of the time
+// per packet.
+type record struct {
+	data   []byte
+	ts     time.Time
+	length int // on the wire
+	link   linkType
 }
 
 var errTruncated = errors.New("capture truncated")
@@ -159,48 +169,47 @@ func (s *pcapSource) offset() int64  { return s.bad }
 // next reads one record. A clean end is the file ending exactly at a
 // record boundary; anything else (short header, short data, impossible
 // lengths, a read error) means the capture stops making sense here.
-func (s *pcapSource) next() ([]byte, gopacket.CaptureInfo, linkType, error) {
-	var ci gopacket.CaptureInfo
+func (s *pcapSource) next(r *record) error {
 	hdr, err := s.br.Peek(16)
 	if len(hdr) < 16 {
 		if len(hdr) == 0 && errors.Is(err, io.EOF) {
-			return nil, ci, s.link, io.EOF
+			return io.EOF
 		}
 		return s.truncated()
 	}
 	// As pcapgo: the fraction is scaled in 32 bits.
-	ci.Timestamp = time.Unix(int64(s.u32(hdr[0:4])), int64(s.u32(hdr[4:8])*s.nanoFactor)).UTC()
-	ci.CaptureLength = int(s.u32(hdr[8:12]))
-	ci.Length = int(s.u32(hdr[12:16]))
-	if ci.CaptureLength > s.snaplen || ci.CaptureLength > ci.Length {
+	r.ts = time.Unix(int64(s.u32(hdr[0:4])), int64(s.u32(hdr[4:8])*s.nanoFactor)).UTC()
+	captured := int(s.u32(hdr[8:12]))
+	r.length = int(s.u32(hdr[12:16]))
+	r.link = s.link
+	if captured > s.snaplen || captured > r.length {
 		return s.truncated()
 	}
-	n := 16 + ci.CaptureLength
-	var data []byte
+	n := 16 + captured
 	if n <= s.br.Size() {
 		rec, _ := s.br.Peek(n)
 		if len(rec) < n {
 			return s.truncated()
 		}
-		data = rec[16:n:n]
+		r.data = rec[16:n:n]
 		_, _ = s.br.Discard(n) // cannot fail: the bytes are buffered
 	} else {
 		_, _ = s.br.Discard(16)
-		if cap(s.big) < ci.CaptureLength {
-			s.big = make([]byte, ci.CaptureLength)
+		if cap(s.big) < captured {
+			s.big = make([]byte, captured)
 		}
-		data = s.big[:ci.CaptureLength]
-		if _, err := io.ReadFull(s.br, data); err != nil {
+		r.data = s.big[:captured]
+		if _, err := io.ReadFull(s.br, r.data); err != nil {
 			return s.truncated()
 		}
 	}
 	s.pos += int64(n)
-	return data, ci, s.link, nil
+	return nil
 }
 
-func (s *pcapSource) truncated() ([]byte, gopacket.CaptureInfo, linkType, error) {
+func (s *pcapSource) truncated() error {
 	s.bad = s.pos
-	return nil, gopacket.CaptureInfo{}, s.link, errTruncated
+	return errTruncated
 }
 
 // pcapngSource reads pcapng through pcapgo.NgReader. The reader sits on a
@@ -234,18 +243,18 @@ func (s *pcapngSource) offset() int64 {
 	return s.fr.pos
 }
 
-func (s *pcapngSource) next() ([]byte, gopacket.CaptureInfo, linkType, error) {
+func (s *pcapngSource) next(r *record) error {
 	data, ci, err := s.r.ZeroCopyReadPacketData()
 	if err != nil {
 		if errors.Is(err, io.EOF) && s.fr.bad < 0 {
-			return nil, ci, 0, io.EOF
+			return io.EOF
 		}
 		if s.fr.bad < 0 {
 			// The blocks were well framed but their content was not
 			// (e.g. a packet for an interface never described).
 			s.fr.bad = s.fr.lastStart
 		}
-		return nil, ci, 0, errTruncated
+		return errTruncated
 	}
 	var link linkType
 	if len(ci.AncillaryData) > 0 {
@@ -258,7 +267,8 @@ func (s *pcapngSource) next() ([]byte, gopacket.CaptureInfo, linkType, error) {
 	if s.fr.sections == 1 && ci.InterfaceIndex >= 0 && ci.InterfaceIndex < len(s.fr.links) {
 		link = s.fr.links[ci.InterfaceIndex]
 	}
-	return data, ci, link, nil
+	r.data, r.ts, r.length, r.link = data, ci.Timestamp, ci.Length, link
+	return nil
 }
 
 // blockFramer is an io.Reader over a pcapng file that delivers only whole

@@ -234,7 +234,7 @@ func (a *analysis) transportPacket(p *packet) {
 		k, keyed = makeConnKey(p), true
 		c = a.conns[k]
 	}
-	if c != nil && p.ts.Sub(c.last) > c.idleLimit() {
+	if c != nil && quietLonger(p.ts, c.last, c.idleLimit()) {
 		a.expire(c)
 		c = nil
 	}
@@ -410,7 +410,7 @@ func (s *closedSet) put(t closedConn) (evicted bool) {
 		}
 	}
 	if way.used {
-		evicted = t.last().Sub(way.last()) <= closedIdle
+		evicted = !quietLonger(t.last(), way.last(), closedIdle)
 	} else {
 		s.n++
 	}
@@ -535,7 +535,7 @@ func (a *analysis) lateSegment(k connKey, p *packet) bool {
 	if t == nil {
 		return false
 	}
-	if p.ts.Sub(t.last()) > closedIdle {
+	if quietLonger(p.ts, t.last(), closedIdle) {
 		a.closed.drop(t)
 		return false
 	}

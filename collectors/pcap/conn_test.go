@@ -289,3 +289,26 @@ func TestIdleWheelTakesAnyCaptureTime(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietLonger checks the shortcut against time.Time.Sub on the
+// boundaries and far from them, both ways round.
+func TestQuietLonger(t *testing.T) {
+	base := time.Date(2025, 3, 1, 8, 0, 0, 999_999_999, time.UTC)
+	limits := []time.Duration{time.Nanosecond, 500 * time.Millisecond, time.Second, 15 * time.Second, time.Hour}
+	offsets := []time.Duration{0, 1, -1, time.Second, -time.Second, 999_999_999, 1_000_000_001, 100 * 365 * 24 * time.Hour}
+	for _, d := range limits {
+		for _, off := range offsets {
+			for _, gap := range []time.Duration{d + off, d - off, -d - off, -off} {
+				now := base.Add(gap)
+				if got, want := quietLonger(now, base, d), now.Sub(base) > d; got != want {
+					t.Errorf("quietLonger(base%+v, base, %v) = %v, Sub says %v", gap, d, got, want)
+				}
+			}
+		}
+	}
+	// Far apart, where Sub saturates.
+	far := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !quietLonger(base, far, time.Hour) || quietLonger(far, base, time.Hour) {
+		t.Error("quietLonger is wrong for times more than 100 years apart")
+	}
+}

@@ -191,7 +191,9 @@ func filterCapture(t *testing.T, file string, vm *bpf.VM) []byte {
 		t.Fatal(err)
 	}
 	for {
-		data, ci, _, err := src.next()
+		var rec record
+		err := src.next(&rec)
+		data, ci := rec.data, gopacket.CaptureInfo{Timestamp: rec.ts, CaptureLength: len(rec.data), Length: rec.length}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, errTruncated) {
 				t.Fatal(err)
@@ -204,7 +206,6 @@ func filterCapture(t *testing.T, file string, vm *bpf.VM) []byte {
 		}
 		data = data[:min(n, len(data))]
 		ci.CaptureLength = len(data)
-		ci.AncillaryData = nil
 		if err := w.WritePacket(ci, data); err != nil {
 			t.Fatal(err)
 		}

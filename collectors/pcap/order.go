@@ -61,9 +61,9 @@ func firstPacketTime(path string) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
-	_, ci, _, err := src.next()
-	if err != nil {
+	var r record
+	if err := src.next(&r); err != nil {
 		return time.Time{}, false
 	}
-	return ci.Timestamp, true
+	return r.ts, true
 }
