@@ -29,6 +29,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/otaudit/otaudit"
@@ -60,6 +62,7 @@ func main() {
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
 	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
+	plant := flag.String("plant", "../shared/pcaps", "folder of the public captures: its plant captures (*plant*.pcap), repeated to -packets, are measured too, as the issue's reference capture; skipped with a message when absent (\"\" to skip)")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *file, *cpuprof, *memprof, *digest); err != nil {
@@ -68,7 +71,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*packets, *dir, *cpuprof, *memprof, *procs, *digest, *noTshark); err != nil {
+	if err := run(*packets, *dir, *plant, *cpuprof, *memprof, *procs, *digest, *noTshark); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpcap:", err)
 		os.Exit(1)
 	}
@@ -129,11 +132,83 @@ func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 			res.Packets++
 		}
 		res.Seconds = time.Since(start).Seconds()
+	case "bare":
+		n, err := bareDecode(file)
+		if err != nil {
+			return err
+		}
+		res.Packets, res.Seconds = n, time.Since(start).Seconds()
 	default:
 		return fmt.Errorf("unknown -child %q", mode)
 	}
 	res.PeakRSSKB = peakRSSKB()
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// bareDecode is the "bare" baseline: a pcapgo read feeding a
+// preallocated gopacket DecodingLayerParser over Ethernet, 802.1Q, IPv4,
+// IPv6, TCP and UDP, and a map of flows (5-tuple → packets and bytes).
+// It dissects no application protocol and keeps no host, connection or
+// stream state: what is left of otaudit's time above it is the analysis.
+func bareDecode(file string) (int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		return 0, err
+	}
+	var (
+		eth   layers.Ethernet
+		dot1q layers.Dot1Q
+		ip4   layers.IPv4
+		ip6   layers.IPv6
+		tcp   layers.TCP
+		udp   layers.UDP
+		pay   gopacket.Payload
+	)
+	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &dot1q, &ip4, &ip6, &tcp, &udp, &pay)
+	parser.IgnoreUnsupported = true
+	decoded := make([]gopacket.LayerType, 0, 8)
+	type flowKey struct {
+		net, tr gopacket.Flow
+	}
+	type counts struct{ packets, bytes int64 }
+	flows := map[flowKey]*counts{}
+	var n int64
+	for {
+		data, ci, err := r.ZeroCopyReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		_ = parser.DecodeLayers(data, &decoded) // malformed frames count as far as they decode
+		var k flowKey
+		for _, t := range decoded {
+			switch t {
+			case layers.LayerTypeIPv4:
+				k.net = ip4.NetworkFlow()
+			case layers.LayerTypeIPv6:
+				k.net = ip6.NetworkFlow()
+			case layers.LayerTypeTCP:
+				k.tr = tcp.TransportFlow()
+			case layers.LayerTypeUDP:
+				k.tr = udp.TransportFlow()
+			}
+		}
+		c := flows[k]
+		if c == nil {
+			c = &counts{}
+			flows[k] = c
+		}
+		c.packets++
+		c.bytes += int64(ci.Length)
+	}
 }
 
 // peakRSSKB reads this process's peak resident set size from
@@ -221,7 +296,28 @@ func child(procs int, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshark bool) error {
+// capture is one file the bench measures: write makes it and says what
+// it holds.
+type capture struct {
+	name  string
+	write func(path string) (packets int64, desc string, err error)
+}
+
+func synthetic(packets int64, repeat int) func(string) (int64, string, error) {
+	return func(path string) (int64, string, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			return 0, "", err
+		}
+		sum, err := benchgen.Write(f, benchgen.Config{Packets: packets, Seed: 62443, Repeat: repeat})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return sum.Packets, fmt.Sprintf("%d hosts, %d malformed", sum.Hosts, sum.Malformed), err
+	}
+}
+
+func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, noTshark bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "otaudit-bench-pcap-")
 		if err != nil {
@@ -238,37 +334,36 @@ func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshar
 	if noTshark {
 		tshark = ""
 	}
-	type capture struct {
-		name   string
-		repeat int
+	captures := []capture{
+		{"base", synthetic(packets, 1)},
+		{"doubled", synthetic(packets, 2)},
+	}
+	plantFiles, plantNote := plantCaptures(plant)
+	if len(plantFiles) > 0 {
+		captures = append(captures,
+			capture{"plant", repeatCaptures(plantFiles, packets)},
+			capture{"plant-doubled", repeatCaptures(plantFiles, 2*packets)})
 	}
 	var all [][]measurement
-	var sizes []benchgen.Summary
-	for _, c := range []capture{{"base", 1}, {"doubled", 2}} {
+	var sizes []int64
+	for i, c := range captures {
 		path := filepath.Join(dir, c.name+".pcap")
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
 		start := time.Now()
-		sum, err := benchgen.Write(f, benchgen.Config{Packets: packets, Seed: 62443, Repeat: c.repeat})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		n, desc, err := c.write(path)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s capture: %w", c.name, err)
 		}
 		st, _ := os.Stat(path)
-		fmt.Printf("%s capture: %d packets, %d hosts, %d malformed, %.0f MB, written in %.1fs (%s)\n",
-			c.name, sum.Packets, sum.Hosts, sum.Malformed, float64(st.Size())/1e6, time.Since(start).Seconds(), path)
-		sizes = append(sizes, sum)
+		fmt.Printf("%s capture: %d packets, %s, %.0f MB, written in %.1fs (%s)\n",
+			c.name, n, desc, float64(st.Size())/1e6, time.Since(start).Seconds(), path)
+		sizes = append(sizes, n)
 
 		var ms []measurement
 		args := []string{"-child", "analyze", "-file", path}
-		if cpuprof != "" && c.repeat == 1 {
+		if cpuprof != "" && i == 0 {
 			args = append(args, "-cpuprofile", cpuprof)
 		}
-		if memprof != "" && c.repeat == 1 {
+		if memprof != "" && i == 0 {
 			args = append(args, "-memprofile", memprof)
 		}
 		if digest {
@@ -283,25 +378,28 @@ func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshar
 			return err
 		}
 		ms = append(ms, m)
+		if m, err = measure("bare gopacket decode + flow map", child(procs, self, "-child", "bare", "-file", path), true); err != nil {
+			return err
+		}
+		ms = append(ms, m)
 		if tshark != "" {
 			m, err := measure("tshark conv,tcp+udp", exec.Command(tshark, "-r", path, "-q", "-z", "conv,tcp", "-z", "conv,udp"), false)
 			if err != nil {
 				return err
 			}
-			m.packets = sum.Packets
+			m.packets = n
 			m.note = "wall time incl. start-up"
 			ms = append(ms, m)
 		}
 		all = append(all, ms)
 	}
 	for i, ms := range all {
-		name := []string{"base", "doubled"}[i]
-		fmt.Printf("\n%s capture (%d packets):\n", name, sizes[i].Packets)
+		fmt.Printf("\n%s capture (%d packets):\n", captures[i].name, sizes[i])
 		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "tool\tseconds\tMpackets/s\tpeak RSS MB\ttime vs raw\ttshark time / this\t\t")
 		raw, ts := ms[1], measurement{}
-		if len(ms) > 2 {
-			ts = ms[2]
+		if len(ms) > 3 {
+			ts = ms[3]
 		}
 		for _, m := range ms {
 			pps := float64(m.packets) / m.seconds / 1e6
@@ -313,10 +411,14 @@ func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshar
 		}
 		tw.Flush()
 	}
-	if len(all) == 2 {
-		a, b := all[0][0], all[1][0]
-		fmt.Printf("\notaudit peak RSS: %.0f MB → %.0f MB when the capture doubles (%.2f×); time %.2fs → %.2fs (%.2f×)\n",
-			a.rssMB, b.rssMB, b.rssMB/a.rssMB, a.seconds, b.seconds, b.seconds/a.seconds)
+	fmt.Println()
+	for i := 0; i+1 < len(all); i += 2 {
+		a, b := all[i][0], all[i+1][0]
+		fmt.Printf("otaudit on %s → %s: peak RSS %.0f MB → %.0f MB (%.2f×); time %.2fs → %.2fs (%.2f×)\n",
+			captures[i].name, captures[i+1].name, a.rssMB, b.rssMB, b.rssMB/a.rssMB, a.seconds, b.seconds, b.seconds/a.seconds)
+	}
+	if plantNote != "" {
+		fmt.Println(plantNote)
 	}
 	switch {
 	case noTshark:
@@ -325,10 +427,104 @@ func run(packets int64, dir, cpuprof, memprof string, procs int, digest, noTshar
 		fmt.Println("tshark not installed: the peer column is empty")
 	}
 	if procs > 0 {
-		fmt.Printf("otaudit and the raw read ran with GOMAXPROCS=%d\n", procs)
+		fmt.Printf("otaudit, the raw read and the bare decode ran with GOMAXPROCS=%d\n", procs)
 	}
 	if cpuprof != "" {
 		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)
 	}
 	return nil
+}
+
+// plantCaptures lists the plant captures (*plant*.pcap) of the public
+// capture folder, in name order; when there are none, the note says why.
+func plantCaptures(dir string) ([]string, string) {
+	if dir == "" {
+		return nil, "plant-repeat capture skipped (-plant \"\")"
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*plant*.pcap"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Sprintf("plant-repeat capture skipped: no *plant*.pcap in %s (the public captures are not on this machine)", dir)
+	}
+	return files, "plant capture: " + strings.Join(files, " + ") + ", repeated in turn, each copy's times shifted to follow the last"
+}
+
+// repeatCaptures writes files one after the other, again and again,
+// until at least packets packets are written: the reference
+// capture ("built by repeating the real plant captures"). Each copy's
+// timestamps are shifted to start 1 ms after the previous copy ended, so
+// time only moves forward; the hosts and conversations are those of the
+// files, again.
+func repeatCaptures(files []string, packets int64) func(string) (int64, string, error) {
+	return func(path string) (int64, string, error) {
+		out, err := os.Create(path)
+		if err != nil {
+			return 0, "", err
+		}
+		bw := bufio.NewWriterSize(out, 1<<20)
+		w := pcapgo.NewWriter(bw)
+		if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+			out.Close()
+			return 0, "", err
+		}
+		var n int64
+		var end time.Time // the last timestamp written
+		for n < packets {
+			for _, file := range files {
+				shifted, err := appendShifted(w, file, end)
+				if err != nil {
+					out.Close()
+					return n, "", err
+				}
+				n += shifted.packets
+				end = shifted.end
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			out.Close()
+			return n, "", err
+		}
+		return n, fmt.Sprintf("%d plant captures repeated", len(files)), out.Close()
+	}
+}
+
+type shiftResult struct {
+	packets int64
+	end     time.Time
+}
+
+// appendShifted copies file's packets to w, shifted to start 1 ms after
+// after (as they are when after is zero).
+func appendShifted(w *pcapgo.Writer, file string, after time.Time) (shiftResult, error) {
+	var res shiftResult
+	f, err := os.Open(file)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", file, err)
+	}
+	if r.LinkType() != layers.LinkTypeEthernet {
+		return res, fmt.Errorf("%s: link type %v, want Ethernet", file, r.LinkType())
+	}
+	var shift time.Duration
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			return res, fmt.Errorf("%s: packet %d: %w", file, res.packets+1, err)
+		}
+		if res.packets == 0 && !after.IsZero() {
+			shift = after.Add(time.Millisecond).Sub(ci.Timestamp)
+		}
+		ci.Timestamp = ci.Timestamp.Add(shift)
+		if err := w.WritePacket(ci, data); err != nil {
+			return res, err
+		}
+		res.packets++
+		res.end = ci.Timestamp
+	}
 }
