@@ -309,9 +309,35 @@ func (a *analysis) transportPacket(p *packet) {
 		}
 	}
 	c.half[d].segment(a, c, d, p.seq, p.syn, p.payload, f)
-	if (c.finSeen == 3 || p.rst) && c.half[0].heldCount() == 0 && c.half[1].heldCount() == 0 {
+	if (c.finSeen == 3 || p.rst || c.over()) && c.half[0].heldCount() == 0 && c.half[1].heldCount() == 0 {
 		a.foldClosed(c.key(), c)
 	}
+}
+
+// over says a connection whose client has closed its side has nothing
+// left to learn from what the server may still send: both sides have
+// spoken (so detection by payload had its chance) or the protocol is
+// settled, no byte waits in either direction, and the dissector, if any,
+// waits for no answer. It is folded then, while it is in the cache, like a
+// connection closed both ways: the server's last segments are counted to
+// its flow and session (lateSegment), as they would have been, but not
+// dissected. Web clients close after the response; waiting
+// halfClosedQuiet for the server's FIN kept every fetch in the table.
+func (c *conn) over() bool {
+	if c.finSeen&(1<<toServer) == 0 || c.finSeen == 3 {
+		return false
+	}
+	if !c.settled && (c.bytes[toServer] == 0 || c.bytes[toClient] == 0) {
+		return false
+	}
+	if c.half[toServer].buffered() > 0 || c.half[toClient].buffered() > 0 {
+		return false
+	}
+	if c.app == nil {
+		return true
+	}
+	q, ok := c.app.(quiescentDissector)
+	return ok && q.quiescent()
 }
 
 // A TCP connection closed both ways (or reset) with nothing waiting for a

@@ -149,9 +149,12 @@ func TestClosedEntriesExpire(t *testing.T) {
 // leaves the table after halfClosedQuiet of silence, not before, and its
 // 4-tuple is kept: a later retransmission still counts to its flow.
 func TestHalfClosedConnectionFoldsAfterQuiet(t *testing.T) {
+	// The response is cut inside its body: the HTTP dissector still
+	// waits for the rest, so the client's FIN does not end the
+	// connection (conn.over).
 	s := newTCPSession(t, "10.0.0.1", 50080, "10.0.0.2", 80).
 		client([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).
-		server([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")).
+		server([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")).
 		fin()
 	other := frame(t, segment{src: "10.0.0.3", dst: "10.0.0.4", sport: 1234, dport: 5678, udp: true, payload: []byte("x")})
 	retrans := frame(t, segment{src: "10.0.0.2", dst: "10.0.0.1", sport: 80, dport: 50080, seq: 1, ack: true})
@@ -310,5 +313,87 @@ func TestQuietLonger(t *testing.T) {
 	far := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 	if !quietLonger(base, far, time.Hour) || quietLonger(far, base, time.Hour) {
 		t.Error("quietLonger is wrong for times more than 100 years apart")
+	}
+}
+
+// TestClientCloseAfterAnswerFoldsAtOnce: a connection whose client closed
+// after its request was answered leaves the table with the FIN; what the
+// server sends afterwards is counted to the same flow and session.
+func TestClientCloseAfterAnswerFoldsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		port    uint16
+		req     string
+		resp    string
+		proto   string
+		stays   bool // still in the table after the client's FIN
+		session bool
+	}{
+		{name: "http answered", port: 80, req: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", proto: "http"},
+		{name: "no dissector, both spoke", port: 443, req: "\x17\x03\x03\x00\x01x", resp: "\x17\x03\x03\x00\x01y", proto: "https"},
+		{name: "ssh: its dissector never says it is done", port: 22, req: "SSH-2.0-PuTTY\r\n", resp: "SSH-2.0-OpenSSH_9.6\r\n", proto: "ssh", stays: true, session: true},
+		{name: "http request unanswered", port: 80, req: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", proto: "http", stays: true},
+		{name: "no dissector, server silent", port: 443, req: "\x17\x03\x03\x00\x01x", proto: "https", stays: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTCPSession(t, "10.0.0.1", 50000, "10.0.0.2", tc.port).client([]byte(tc.req))
+			if tc.resp != "" {
+				s.server([]byte(tc.resp))
+			}
+			s.fin()
+			k := connKeyOf(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 50000, tc.port, l4TCP)
+			a := runAnalysis(t, capture(t, s.frames...))
+			if _, in := a.conns[k]; in != tc.stays || (a.closed.len() == 1) == tc.stays {
+				t.Fatalf("after the client's FIN: in the table %v, %d closed entries; want in the table %v", in, a.closed.len(), tc.stays)
+			}
+			// The server's last data and its FIN, then the client's ACK.
+			late := []byte("zz")
+			frames := append(append([][]byte{}, s.frames...),
+				frame(t, segment{src: "10.0.0.2", dst: "10.0.0.1", sport: tc.port, dport: 50000, seq: s.sseq, ack: true, payload: late}),
+				frame(t, segment{src: "10.0.0.2", dst: "10.0.0.1", sport: tc.port, dport: 50000, seq: s.sseq + 2, ack: true, fin: true}),
+				frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: tc.port, seq: s.cseq + 1, ack: true}))
+			r := runAnalysis(t, capture(t, frames...)).result()
+			flows := flowsOf(r)
+			if len(flows) != 1 {
+				t.Fatalf("%d flows, want 1: %+v", len(flows), flows)
+			}
+			f := flows[0]
+			if f.Protocol != tc.proto || f.Connections != 1 || f.Packets != int64(len(frames)) ||
+				f.BytesToServer != int64(len(tc.req)) || f.BytesToClient != int64(len(tc.resp)+len(late)) {
+				t.Errorf("flow = %+v; want %s, 1 connection, %d packets, %d/%d bytes", f, tc.proto, len(frames), len(tc.req), len(tc.resp)+len(late))
+			}
+			var sessions []*otaudit.RemoteSession
+			for _, o := range r.Observations {
+				if o.Kind == otaudit.KindRemoteSession {
+					sessions = append(sessions, o.RemoteSession)
+				}
+			}
+			if (len(sessions) == 1) != tc.session || len(sessions) > 1 {
+				t.Fatalf("%d sessions, want a session: %v", len(sessions), tc.session)
+			}
+		})
+	}
+}
+
+// TestAnswerAfterClientCloseStillDissected: a client that closes its side
+// before the answer (HTTP/1.0 clients may) still gets its login outcome.
+func TestAnswerAfterClientCloseStillDissected(t *testing.T) {
+	s := newTCPSession(t, "10.0.0.1", 40000, "10.0.0.2", 8000).
+		client([]byte("GET / HTTP/1.0\r\nAuthorization: Basic dGVzdDpmYWlsMg==\r\n\r\n")).
+		fin()
+	s.cseq++ // the FIN takes a sequence number
+	s.server([]byte("HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"))
+	r, err := analyzeBytes(t, "h.pcap", capture(t, s.frames...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds []*otaudit.Credential
+	for _, o := range r.Observations {
+		if o.Kind == otaudit.KindCredential {
+			creds = append(creds, o.Credential)
+		}
+	}
+	if len(creds) != 1 || creds[0].Outcome != "failure" {
+		t.Fatalf("credentials %+v; want one, failure", creds)
 	}
 }

@@ -282,6 +282,13 @@ func (h *httpStream) gap(_ *analysis, _ *conn, d dir) {
 	}
 }
 
+// quiescent: every request has had its response, and neither side is
+// inside a message.
+func (h *httpStream) quiescent() bool {
+	return len(h.pending) == 0 && h.side[toServer].phase == httpStart && h.side[toClient].phase == httpStart &&
+		!h.side[toServer].discard && !h.side[toClient].discard
+}
+
 func (h *httpStream) end(a *analysis, c *conn) {
 	for len(h.pending) > 0 {
 		h.answer(a, c, 0)

@@ -27,6 +27,14 @@ type streamDissector interface {
 	end(a *analysis, c *conn)
 }
 
+// quiescentDissector is a streamDissector that can tell it waits for
+// nothing more: what either side sends next would start a new message.
+// A connection whose client has closed can then be folded at once
+// (conn.over).
+type quiescentDissector interface {
+	quiescent() bool
+}
+
 // datagramDissector decodes one UDP payload.
 type datagramDissector func(a *analysis, c *conn, d dir, b []byte, f *frameInfo)
 
