@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"cmp"
+	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"slices"
@@ -343,32 +344,35 @@ func (a *analysis) result() *Result {
 	})
 
 	// Flows, the most numerous, are sorted as pointers rather than as
-	// observations (a swap moved 176 bytes).
-	flows := make([]*flowAgg, a.flows.len())
-	for i := range flows {
-		flows[i] = a.flows.at(int32(i))
+	// observations (a swap moved 176 bytes), each with its two addresses
+	// packed into one number when both are IPv4 (IPv4 addresses compare
+	// as big-endian numbers): most comparisons end there, without
+	// following the pointers into 60k aggregates.
+	type flowRef struct {
+		ends  uint64 // client<<32 | server, when both are IPv4
+		both4 bool
+		f     *flowAgg
 	}
-	// The comparisons stop at the first difference (cmpOr evaluates them
-	// all): most pairs differ in their client.
-	slices.SortFunc(flows, func(x, y *flowAgg) int {
-		p, q := &x.flow, &y.flow
-		if c := p.Client.Compare(q.Client); c != 0 {
-			return c
+	refs := make([]flowRef, a.flows.len())
+	for i := range refs {
+		f := a.flows.at(int32(i))
+		refs[i].f = f
+		if c, s := f.flow.Client, f.flow.Server; c.Is4() && s.Is4() {
+			cb, sb := c.As4(), s.As4()
+			refs[i].ends, refs[i].both4 = uint64(binary.BigEndian.Uint32(cb[:]))<<32|uint64(binary.BigEndian.Uint32(sb[:])), true
 		}
-		if c := p.Server.Compare(q.Server); c != 0 {
-			return c
+	}
+	slices.SortFunc(refs, func(x, y flowRef) int {
+		if x.both4 && y.both4 && x.ends != y.ends {
+			return cmp.Compare(x.ends, y.ends)
 		}
-		if c := strings.Compare(string(p.Transport), string(q.Transport)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(p.ServerPort, q.ServerPort); c != 0 {
-			return c
-		}
-		if c := strings.Compare(p.Protocol, q.Protocol); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.firstFrame, y.firstFrame)
+		return compareFlows(x.f, y.f)
 	})
+	flows := make([]*flowAgg, len(refs))
+	for i := range refs {
+		flows[i] = refs[i].f
+	}
+	refs = nil
 	for _, f := range flows {
 		o := base(otaudit.KindFlow, span{first: f.first, last: f.last, firstFrame: f.firstFrame, count: f.flow.Packets})
 		o.Flow = &f.flow
@@ -441,6 +445,30 @@ func (a *analysis) result() *Result {
 			compareInt(p.ServerPort, q.ServerPort))
 	})
 	return &Result{Source: src, Observations: out, Stats: a.stats}
+}
+
+// compareFlows orders flows by client, server, transport, port and
+// protocol, then by first frame. The comparisons stop at the first
+// difference (cmpOr evaluates them all): most pairs differ in their
+// client.
+func compareFlows(x, y *flowAgg) int {
+	p, q := &x.flow, &y.flow
+	if c := p.Client.Compare(q.Client); c != 0 {
+		return c
+	}
+	if c := p.Server.Compare(q.Server); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(p.Transport), string(q.Transport)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(p.ServerPort, q.ServerPort); c != 0 {
+		return c
+	}
+	if c := strings.Compare(p.Protocol, q.Protocol); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.firstFrame, y.firstFrame)
 }
 
 // cmpOr is cmp.Or: the first non-zero comparison.
