@@ -188,8 +188,9 @@ func (d *decoder) decodeLayers(link linkType, data []byte, p *packet) error {
 }
 
 // decodeFast decodes the commonest frame, Ethernet + IPv4 (unfragmented)
-// + TCP or UDP, with the gopacket layers the parsers use but without the
-// parser's dispatch from layer to layer. It fills p only when the frame is
+// + TCP or UDP, with the gopacket layers the parsers use (the Ethernet
+// header read in place) but without the parser's dispatch from layer to
+// layer. It fills p only when the frame is
 // such a frame and decoded without error, exactly as the parser would have
 // (same layer code, same fields); otherwise it returns false, leaves p
 // alone, and the parser decodes the frame from the start.
@@ -197,10 +198,11 @@ func (d *decoder) decodeFast(data []byte, p *packet) bool {
 	if len(data) < 14+20 || layers.EthernetType(binary.BigEndian.Uint16(data[12:14])) != layers.EthernetTypeIPv4 {
 		return false
 	}
-	if d.eth.DecodeFromBytes(data, gopacket.NilDecodeFeedback) != nil {
-		return false
-	}
-	if d.ip4.DecodeFromBytes(d.eth.Payload, gopacket.NilDecodeFeedback) != nil ||
+	// The Ethernet header of an IPv4 frame is two addresses and the type
+	// just read: what gopacket's layer would give (MACs, then the payload
+	// after byte 14), read in place; its decoding was a twelfth of the
+	// analysis of a polling capture.
+	if d.ip4.DecodeFromBytes(data[14:], gopacket.NilDecodeFeedback) != nil ||
 		d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 || len(d.ip4.Payload) == 0 {
 		return false
 	}
@@ -224,8 +226,8 @@ func (d *decoder) decodeFast(data []byte, p *packet) bool {
 	default:
 		return false
 	}
-	copy(p.srcMAC[:], d.eth.SrcMAC)
-	copy(p.dstMAC[:], d.eth.DstMAC)
+	copy(p.dstMAC[:], data[0:6])
+	copy(p.srcMAC[:], data[6:12])
 	p.hasMAC = true
 	p.src = netip.AddrFrom4([4]byte(d.ip4.SrcIP))
 	p.dst = netip.AddrFrom4([4]byte(d.ip4.DstIP))
