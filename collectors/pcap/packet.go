@@ -187,9 +187,8 @@ func (d *decoder) decodeLayers(link linkType, data []byte, p *packet) error {
 	return err
 }
 
-// decodeFast decodes the commonest frame, Ethernet + IPv4 (unfragmented)
-// + TCP or UDP, with the gopacket layers the parsers use (the Ethernet
-// header read in place) but without the parser's dispatch from layer to
+// decodeFast decodes the commonest frame, Ethernet + IPv4 (unfragmented,
+// no options) + TCP or UDP, without the parser's dispatch from layer to
 // layer. It fills p only when the frame is
 // such a frame and decoded without error, exactly as the parser would have
 // (same layer code, same fields); otherwise it returns false, leaves p
@@ -199,16 +198,35 @@ func (d *decoder) decodeFast(data []byte, p *packet) bool {
 		return false
 	}
 	// The Ethernet header of an IPv4 frame is two addresses and the type
-	// just read: what gopacket's layer would give (MACs, then the payload
-	// after byte 14), read in place; its decoding was a twelfth of the
-	// analysis of a polling capture.
-	if d.ip4.DecodeFromBytes(data[14:], gopacket.NilDecodeFeedback) != nil ||
-		d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 || len(d.ip4.Payload) == 0 {
+	// just read, and an IPv4 header without options (IHL 5) whose total
+	// length fits the frame is fixed fields: both are read in place, as
+	// gopacket's layers would give them (the payload ends at the total
+	// length; a frame's padding is not payload). Their decoding was a
+	// tenth of the analysis of a polling capture. Anything else is the
+	// parser's.
+	ip := data[14:]
+	total := int(binary.BigEndian.Uint16(ip[2:4]))
+	if ip[0]&0x0f != 5 || total < 20 || total > len(ip) {
 		return false
 	}
-	switch d.ip4.Protocol {
+	if flagsFrag := binary.BigEndian.Uint16(ip[6:8]); flagsFrag&0x2000 != 0 || flagsFrag&0x1fff != 0 || total == 20 {
+		return false // a fragment, or nothing after the header
+	}
+	l4 := ip[20:total]
+	switch layers.IPProtocol(ip[9]) {
 	case layers.IPProtocolTCP:
-		if d.tcp.DecodeFromBytes(d.ip4.Payload, gopacket.NilDecodeFeedback) != nil {
+		if len(l4) >= 20 && l4[12]>>4 == 5 {
+			// No options: the fields are where the header starts.
+			p.transport = l4TCP
+			p.sport, p.dport = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+			p.seq = binary.BigEndian.Uint32(l4[4:8])
+			flags := l4[13]
+			p.fin, p.syn, p.rst, p.ack = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
+			p.payload = l4[20:]
+			break
+		}
+		// Options (or a header the layer will reject): gopacket reads them.
+		if d.tcp.DecodeFromBytes(l4, gopacket.NilDecodeFeedback) != nil {
 			return false
 		}
 		p.transport = l4TCP
@@ -217,7 +235,7 @@ func (d *decoder) decodeFast(data []byte, p *packet) bool {
 		p.syn, p.ack, p.fin, p.rst = d.tcp.SYN, d.tcp.ACK, d.tcp.FIN, d.tcp.RST
 		p.payload = d.tcp.Payload
 	case layers.IPProtocolUDP:
-		if d.udp.DecodeFromBytes(d.ip4.Payload, gopacket.NilDecodeFeedback) != nil {
+		if d.udp.DecodeFromBytes(l4, gopacket.NilDecodeFeedback) != nil {
 			return false
 		}
 		p.transport = l4UDP
@@ -229,8 +247,8 @@ func (d *decoder) decodeFast(data []byte, p *packet) bool {
 	copy(p.dstMAC[:], data[0:6])
 	copy(p.srcMAC[:], data[6:12])
 	p.hasMAC = true
-	p.src = netip.AddrFrom4([4]byte(d.ip4.SrcIP))
-	p.dst = netip.AddrFrom4([4]byte(d.ip4.DstIP))
+	p.src = netip.AddrFrom4([4]byte(ip[12:16]))
+	p.dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	p.hasIP = true
 	return true
 }

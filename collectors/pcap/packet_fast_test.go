@@ -7,8 +7,9 @@ import (
 )
 
 // fastPathSeeds are Ethernet frames of the kinds decodeFast takes and of
-// kinds it must refuse: TCP with and without payload, UDP, an IPv4
-// fragment, a TCP header cut short, IPv4 options, an ARP frame.
+// kinds it must refuse: TCP with and without payload, UDP, TCP options, a
+// frame padded past the IP total length; an IPv4 fragment, a TCP header
+// cut short, IPv4 options, an ARP frame, an empty frame.
 func fastPathSeeds(t testing.TB) [][]byte {
 	tcp := frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 502, seq: 7, ack: true, payload: modbusReq(1, 1, 3, 0, 0, 0, 10)})
 	syn := frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 502, seq: 7, syn: true})
@@ -22,7 +23,13 @@ func fastPathSeeds(t testing.TB) [][]byte {
 	opts = append(opts, 1, 1, 1, 0)
 	opts = append(opts, tcp[14+20:]...)
 	opts[14+3] += 4 // total length
-	return [][]byte{tcp, syn, udp, frag, cut, opts, arpFrame(macA, "10.0.0.9"), {}}
+	// A TCP header with one option word (MSS), and the same frame padded
+	// past the IP total length, as short Ethernet frames are.
+	tcpOpts := append(append([]byte(nil), syn...), 2, 4, 0x05, 0xb4)
+	tcpOpts[14+20+12] = 6 << 4
+	tcpOpts[14+3] += 4
+	padded := append(append([]byte(nil), syn...), 0, 0, 0, 0, 0, 0)
+	return [][]byte{tcp, syn, udp, frag, cut, opts, tcpOpts, padded, arpFrame(macA, "10.0.0.9"), {}}
 }
 
 func checkFastPath(t *testing.T, data []byte) {
@@ -55,8 +62,8 @@ func TestFastPathAgreesWithParser(t *testing.T) {
 			took++
 		}
 	}
-	if took != 4 {
-		t.Errorf("decodeFast took %d of the seed frames, want 4 (TCP, SYN, UDP, IPv4 with options)", took)
+	if took != 5 {
+		t.Errorf("decodeFast took %d of the seed frames, want 5 (TCP, SYN, UDP, TCP with options, padded frame)", took)
 	}
 }
 
