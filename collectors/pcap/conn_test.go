@@ -374,26 +374,3 @@ func TestClientCloseAfterAnswerFoldsAtOnce(t *testing.T) {
 		})
 	}
 }
-
-// TestAnswerAfterClientCloseStillDissected: a client that closes its side
-// before the answer (HTTP/1.0 clients may) still gets its login outcome.
-func TestAnswerAfterClientCloseStillDissected(t *testing.T) {
-	s := newTCPSession(t, "10.0.0.1", 40000, "10.0.0.2", 8000).
-		client([]byte("GET / HTTP/1.0\r\nAuthorization: Basic dGVzdDpmYWlsMg==\r\n\r\n")).
-		fin()
-	s.cseq++ // the FIN takes a sequence number
-	s.server([]byte("HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"))
-	r, err := analyzeBytes(t, "h.pcap", capture(t, s.frames...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds []*otaudit.Credential
-	for _, o := range r.Observations {
-		if o.Kind == otaudit.KindCredential {
-			creds = append(creds, o.Credential)
-		}
-	}
-	if len(creds) != 1 || creds[0].Outcome != "failure" {
-		t.Fatalf("credentials %+v; want one, failure", creds)
-	}
-}

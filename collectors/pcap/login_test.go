@@ -68,16 +68,24 @@ func TestHTTPBasic(t *testing.T) {
 	tests := []struct {
 		name, req, resp, user, outcome string
 		n                              int
+		// clientCloses: the client sends its FIN before the answer (HTTP/1.0
+		// clients may); the answer must still be read (conn.over).
+		clientCloses bool
 	}{
-		{"401", "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dGVzdDpmYWlsMg==\r\n\r\n", "HTTP/1.1 401 Unauthorized\r\nContent-Length: 3\r\n\r\nno!", "test", "failure", 1},
-		{"extra space", "GET / HTTP/1.1\r\nAuthorization: Basic  dGVzdDoxMjM0\r\n\r\n", "HTTP/1.0 200 OK\r\n\r\nbody", "test", "success", 1},
+		{"401", "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dGVzdDpmYWlsMg==\r\n\r\n", "HTTP/1.1 401 Unauthorized\r\nContent-Length: 3\r\n\r\nno!", "test", "failure", 1, false},
+		{"extra space", "GET / HTTP/1.1\r\nAuthorization: Basic  dGVzdDoxMjM0\r\n\r\n", "HTTP/1.0 200 OK\r\n\r\nbody", "test", "success", 1, false},
 		{"pipelined, chunked", "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nauthorization: basic YWRtaW46YWRtaW4=\r\n\r\n",
-			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nHTTP\r\n0\r\n\r\nHTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", "admin", "success", 1},
-		{"not base64", "GET / HTTP/1.1\r\nAuthorization: Basic !!!!\r\n\r\n", "", "", "", 0},
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nHTTP\r\n0\r\n\r\nHTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", "admin", "success", 1, false},
+		{"not base64", "GET / HTTP/1.1\r\nAuthorization: Basic !!!!\r\n\r\n", "", "", "", 0, false},
+		{"client closes before the 401", "GET / HTTP/1.0\r\nAuthorization: Basic dGVzdDpmYWlsMg==\r\n\r\n", "HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "test", "failure", 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTCPSession(t, "10.0.0.1", 40000, "10.0.0.2", 8000).client([]byte(tc.req))
+			if tc.clientCloses {
+				s.fin()
+				s.cseq++ // the FIN takes a sequence number
+			}
 			if tc.resp != "" {
 				s.server([]byte(tc.resp))
 			}
