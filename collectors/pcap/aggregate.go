@@ -85,7 +85,7 @@ type identAgg struct {
 // are kept, new ones filled in (a device answers in several parts).
 func (a *analysis) identity(id otaudit.DeviceIdentity, f *frameInfo) {
 	k := identKey{ip: id.IP, method: id.Method}
-	g := a.idents[k]
+	g := a.lookupIdent(k)
 	if g == nil {
 		if len(a.idents) >= a.maxFlows {
 			a.stats.Evictions++
@@ -106,6 +106,19 @@ func (a *analysis) identity(id otaudit.DeviceIdentity, f *frameInfo) {
 	fill(&g.id.Firmware, id.Firmware)
 	fill(&g.id.Serial, id.Serial)
 	g.add(f)
+}
+
+// lookupIdent is a.idents[k], through identCache.
+func (a *analysis) lookupIdent(k identKey) *identAgg {
+	i := addrSlot(k.ip) ^ uint(len(k.method))<<5 ^ uint(len(k.mac))
+	if g := a.identCache.get(i, k); g != nil {
+		return g
+	}
+	g := a.idents[k]
+	if g != nil {
+		a.identCache.put(i, k, g)
+	}
+	return g
 }
 
 // --- credentials ----------------------------------------------------------
@@ -144,22 +157,27 @@ type judgeCacheKey struct {
 	n     int
 }
 
-// maxJudgeCache bounds the cache; it is emptied when full.
-const maxJudgeCache = 256
+// judgeCacheSize is the number of verdicts cached (a power of two); a
+// verdict takes the slot of its hash.
+const judgeCacheSize = 256
+
+type judgeCacheEntry struct {
+	k   judgeCacheKey
+	v   judgedSecret
+	set bool
+}
 
 // judgeCached is a.judge.Judge for a secret that comes back in every
 // message (an SNMP community), where an HMAC per packet was a visible share
 // of the analysis.
 func (a *analysis) judgeCached(proto string, secret []byte) (string, bool) {
 	k := judgeCacheKey{proto: proto, sum: maphash.Bytes(a.judgeSeed, secret), n: len(secret)}
-	if v, ok := a.judged[k]; ok {
-		return v.fp, v.def
+	e := &a.judged[k.sum%judgeCacheSize]
+	if e.set && e.k == k {
+		return e.v.fp, e.v.def
 	}
 	fp, def := a.judge.Judge(proto, secret)
-	if len(a.judged) >= maxJudgeCache {
-		clear(a.judged)
-	}
-	a.judged[k] = judgedSecret{fp: fp, def: def}
+	*e = judgeCacheEntry{k: k, v: judgedSecret{fp: fp, def: def}, set: true}
 	return fp, def
 }
 
@@ -167,7 +185,13 @@ func (a *analysis) judgeCached(proto string, secret []byte) (string, bool) {
 // (dissectors that learn the outcome later keep only the fingerprint).
 func (a *analysis) judgedCredential(proto string, cli, srv netip.Addr, user, fp string, def bool, outcome, detail string, f *frameInfo) {
 	k := credKey{proto: proto, user: user, fp: fp, cli: cli, srv: srv, detail: detail}
-	g := a.creds[k]
+	slot := addrSlot(cli) ^ addrSlot(srv)<<1 ^ uint(len(user))<<3 ^ uint(len(detail))<<5
+	g := a.credCache.get(slot, k)
+	if g == nil {
+		if g = a.creds[k]; g != nil {
+			a.credCache.put(slot, k, g)
+		}
+	}
 	if g == nil {
 		if len(a.creds) >= a.maxFlows {
 			a.stats.Evictions++
@@ -199,7 +223,13 @@ type chanAgg struct {
 
 func (a *analysis) secureChannel(ch otaudit.SecureChannel, f *frameInfo) {
 	k := chanKey{proto: ch.Protocol, policy: ch.Policy, endpoint: ch.Endpoint, cli: ch.Client, srv: ch.Server}
-	g := a.chans[k]
+	slot := addrSlot(ch.Client) ^ addrSlot(ch.Server)<<1 ^ uint(len(ch.Policy))<<3
+	g := a.chanCache.get(slot, k)
+	if g == nil {
+		if g = a.chans[k]; g != nil {
+			a.chanCache.put(slot, k, g)
+		}
+	}
 	if g == nil {
 		if len(a.chans) >= a.maxFlows {
 			a.stats.Evictions++

@@ -35,12 +35,17 @@ type analysis struct {
 	// frame describes the current packet to the dissectors (conn.go).
 	frame frameInfo
 	// judged caches CredentialJudge verdicts (aggregate.go).
-	judged    map[judgeCacheKey]judgedSecret
+	judged    [judgeCacheSize]judgeCacheEntry
 	judgeSeed maphash.Seed
 
 	hostCache   [aggCacheSize]hostCacheEntry
 	targetCache [aggCacheSize]targetCacheEntry
 	opCache     [aggCacheSize]opCacheEntry
+	// The same for identities, credentials and secure channels, which an
+	// SNMP poll looks up with every datagram (their keys hold strings).
+	identCache smallCache[identKey, identAgg]
+	credCache  smallCache[credKey, credAgg]
+	chanCache  smallCache[chanKey, chanAgg]
 
 	hosts   map[hostKey]*hostAgg
 	targets map[netip.Addr]*seenAgg // every destination address
@@ -84,7 +89,6 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		creds:            map[credKey]*credAgg{},
 		chans:            map[chanKey]*chanAgg{},
 		unsupportedLinks: map[linkType]int64{},
-		judged:           map[judgeCacheKey]judgedSecret{},
 		judgeSeed:        maphash.MakeSeed(),
 	}
 }
@@ -237,6 +241,29 @@ type targetCacheEntry struct {
 type opCacheEntry struct {
 	k opKey
 	o *opAgg
+}
+
+// smallCache is a direct-mapped cache of aggregates by key, for maps whose
+// entries are never removed (as the ones above).
+type smallCache[K comparable, V any] [smallCacheSize]struct {
+	k K
+	v *V
+}
+
+const smallCacheSize = 256 // a power of two
+
+// get returns the aggregate cached for k in slot i, or nil.
+func (c *smallCache[K, V]) get(i uint, k K) *V {
+	e := &c[i&(smallCacheSize-1)]
+	if e.v != nil && e.k == k {
+		return e.v
+	}
+	return nil
+}
+
+func (c *smallCache[K, V]) put(i uint, k K, v *V) {
+	e := &c[i&(smallCacheSize-1)]
+	e.k, e.v = k, v
 }
 
 // addrSlot mixes the low bytes of an address (where hosts of one network

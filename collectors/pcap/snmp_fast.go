@@ -162,7 +162,7 @@ func snmpFastIdentity(a *analysis, m *snmpFast, f *frameInfo) {
 	// A device answers the same poll again and again: values the identity
 	// already has are not spelled out again (identity keeps the first).
 	var known otaudit.DeviceIdentity
-	if g := a.idents[identKey{ip: f.src, method: "snmp-passive"}]; g != nil {
+	if g := a.lookupIdent(identKey{ip: f.src, method: "snmp-passive"}); g != nil {
 		known = g.id
 	}
 	model, product, name := snmpFastSystemFor(m, known.Model != "", known.ProductCode != "", known.Name != "")
