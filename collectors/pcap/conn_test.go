@@ -374,3 +374,46 @@ func TestClientCloseAfterAnswerFoldsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestAggregateCachesKeepKeysApart: credentials, channels and identities
+// whose keys share a cache slot stay separate aggregates, and a cached one
+// is found again.
+func TestAggregateCachesKeepKeysApart(t *testing.T) {
+	a := newAnalysis("cache.pcap", testJudge, discardLogger(), 1<<20)
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	f := &frameInfo{index: 1, ts: time.Unix(1, 0)}
+	for range 3 {
+		// Same addresses, user and detail lengths: the same slot.
+		a.judgedCredential("snmp", cli, srv, "", "fp-a", true, "", "v2c", f)
+		a.judgedCredential("snmp", cli, srv, "", "fp-b", false, "", "v2c", f)
+		a.judgedCredential("snmp", cli, srv, "", "fp-a", true, "", "v1c", f)
+		a.secureChannel(otaudit.SecureChannel{Protocol: "snmp", Client: cli, Server: srv, Policy: "v2c"}, f)
+		a.secureChannel(otaudit.SecureChannel{Protocol: "snmp", Client: cli, Server: srv, Policy: "v1x"}, f)
+		a.identity(otaudit.DeviceIdentity{IP: srv, Method: "snmp-passive", Model: "m"}, f)
+		a.identity(otaudit.DeviceIdentity{IP: srv, Method: "modbus-fc43", Model: "n"}, f)
+	}
+	if len(a.creds) != 3 || len(a.chans) != 2 || len(a.idents) != 2 {
+		t.Fatalf("%d credentials, %d channels, %d identities; want 3, 2, 2", len(a.creds), len(a.chans), len(a.idents))
+	}
+	for k, g := range a.creds {
+		if g.count != 3 || g.cred.Fingerprint != k.fp || g.cred.Detail != k.detail {
+			t.Errorf("credential %+v: %d attempts, want 3 under its own key", k, g.count)
+		}
+	}
+	for k, g := range a.chans {
+		if g.count != 3 || g.ch.Policy != k.policy {
+			t.Errorf("channel %+v: %d messages, want 3 under its own key", k, g.count)
+		}
+	}
+	for k, g := range a.idents {
+		if g.count != 3 || g.id.Method != k.method {
+			t.Errorf("identity %+v: %d sightings, want 3 under its own key", k, g.count)
+		}
+	}
+	// The judge's table: two secrets, each judged once more from the cache.
+	fp1, _ := a.judgeCached("snmp", []byte("public"))
+	fp2, _ := a.judgeCached("snmp", []byte("s3cr3t"))
+	if again, _ := a.judgeCached("snmp", []byte("public")); again != fp1 || fp1 == fp2 {
+		t.Fatalf("judge cache: public %q then %q, s3cr3t %q", fp1, again, fp2)
+	}
+}
