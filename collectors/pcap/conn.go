@@ -745,10 +745,10 @@ func (k *flowKey) compact() (flowKey4, bool) {
 	}, true
 }
 
-// flowTable holds the flow aggregates: index4 indexes those between two
-// IPv4 addresses, index the others.
+// flowTable holds the flow aggregates: flat indexes those between two
+// IPv4 addresses (flowindex.go), index the others.
 type flowTable struct {
-	index4 map[flowKey4]int32
+	flat   flowIndex4
 	index  map[flowKey]int32
 	chunks [][]flowAgg
 	n      int
@@ -779,11 +779,16 @@ func (a *analysis) protoID(name string) uint16 {
 func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) (*flowAgg, int32) {
 	t := &a.flows
 	if t.index == nil {
-		t.index, t.index4 = map[flowKey]int32{}, map[flowKey4]int32{}
+		t.index = map[flowKey]int32{}
 	}
-	k4, is4 := k.compact()
-	if is4 {
-		if i, ok := t.index4[k4]; ok {
+	var addrs uint64
+	var rest uint32
+	flat := false
+	if k4, is4 := k.compact(); is4 {
+		addrs, rest, flat = k4.pack()
+	}
+	if flat {
+		if i, ok := t.flat.get(addrs, rest); ok {
 			return t.at(i), i
 		}
 	} else if i, ok := t.index[k]; ok {
@@ -798,8 +803,8 @@ func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, 
 	}
 	i := int32(t.n)
 	t.n++
-	if is4 {
-		t.index4[k4] = i
+	if flat {
+		t.flat.put(addrs, rest, i)
 	} else {
 		t.index[k] = i
 	}
