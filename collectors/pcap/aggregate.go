@@ -185,7 +185,12 @@ func (a *analysis) judgeCached(proto string, secret []byte) (string, bool) {
 // (dissectors that learn the outcome later keep only the fingerprint).
 func (a *analysis) judgedCredential(proto string, cli, srv netip.Addr, user, fp string, def bool, outcome, detail string, f *frameInfo) {
 	k := credKey{proto: proto, user: user, fp: fp, cli: cli, srv: srv, detail: detail}
+	// The fingerprint's last byte tells the communities of one manager
+	// and device apart (a fingerprint is hex, or empty).
 	slot := addrSlot(cli) ^ addrSlot(srv)<<1 ^ uint(len(user))<<3 ^ uint(len(detail))<<5
+	if len(fp) > 0 {
+		slot ^= uint(fp[len(fp)-1]) << 2
+	}
 	g := a.credCache.get(slot, k)
 	if g == nil {
 		if g = a.creds[k]; g != nil {

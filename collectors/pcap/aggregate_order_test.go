@@ -49,7 +49,7 @@ func TestFlowOrderMatchesCompareFlows(t *testing.T) {
 		tr := []l4{l4TCP, l4UDP}[r.IntN(2)]
 		port := []uint16{80, 502, 161}[r.IntN(3)]
 		proto := []string{"http", "modbus", "snmp"}[r.IntN(3)]
-		f, _ := a.flowAgg(makeFlowKey(cli, srv, tr, port, a.protoID(proto)), cli, srv, proto, t0, t0, int64(i+1))
+		f, _ := a.flowAgg(cli, srv, tr, port, a.protoID(proto), proto, t0, t0, int64(i+1))
 		if f == nil {
 			t.Fatal("flow table full")
 		}

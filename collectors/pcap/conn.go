@@ -629,7 +629,7 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 		return false
 	}
 	protoIdx := udpPortIdx[sport]
-	f, _ := a.flowAgg(makeFlowKey(cli, srv, l4UDP, sport, protoIdx), cli, srv, proto, p.ts, p.ts, p.frame)
+	f, _ := a.flowAgg(cli, srv, l4UDP, sport, protoIdx, proto, p.ts, p.ts, p.frame)
 	if f == nil {
 		return true
 	}
@@ -723,28 +723,6 @@ type flowAgg struct {
 // object for the collector to track, per flow.
 const flowChunk = 512
 
-// flowKey4 is a flowKey between two IPv4 addresses in two machine
-// words (the addresses; the port, protocol and transport): most flows are
-// such, and their index then hashes 16 bytes and compares two registers,
-// and packs more entries into each cache line than the 40-byte key.
-type flowKey4 struct {
-	addrs uint64 // cli<<32 | srv
-	rest  uint64 // port<<32 | proto<<16 | t
-}
-
-// compact is k's flowKey4 when both ends are IPv4; false otherwise. The
-// fields it drops are constant over such keys, so two different flowKeys
-// never share a flowKey4.
-func (k *flowKey) compact() (flowKey4, bool) {
-	if !k.cli4 || !k.srv4 {
-		return flowKey4{}, false
-	}
-	return flowKey4{
-		addrs: uint64(binary.BigEndian.Uint32(k.cli[12:16]))<<32 | uint64(binary.BigEndian.Uint32(k.srv[12:16])),
-		rest:  uint64(k.port)<<32 | uint64(k.proto)<<16 | uint64(k.t),
-	}, true
-}
-
 // flowTable holds the flow aggregates: flat indexes those between two
 // IPv4 addresses (flowindex.go), index the others.
 type flowTable struct {
@@ -773,48 +751,48 @@ func (a *analysis) protoID(name string) uint16 {
 	return uint16(len(portNames) + len(a.extraProtos) - 1)
 }
 
-// flowAgg returns the aggregate for k (whose protocol is named proto),
-// creating it with the given span, and its index in the table; nil and -1
-// (and counted) when the table is full.
-func (a *analysis) flowAgg(k flowKey, cli, srv netip.Addr, proto string, first, last time.Time, firstFrame int64) (*flowAgg, int32) {
-	t := &a.flows
-	if t.index == nil {
-		t.index = map[flowKey]int32{}
-	}
-	var addrs uint64
-	var rest uint32
-	flat := false
-	if k4, is4 := k.compact(); is4 {
-		addrs, rest, flat = k4.pack()
-	}
+// flowAgg returns the aggregate of the flow (cli, srv, t, port, protocol
+// index protoIdx, whose name is proto), creating it with the given span,
+// and its index in the table; nil and -1 (and counted) when the table is
+// full.
+func (a *analysis) flowAgg(cli, srv netip.Addr, t l4, port, protoIdx uint16, proto string, first, last time.Time, firstFrame int64) (*flowAgg, int32) {
+	tab := &a.flows
+	addrs, rest, flat := flatFlowKey(cli, srv, t, port, protoIdx)
+	var k flowKey
 	if flat {
-		if i, ok := t.flat.get(addrs, rest); ok {
-			return t.at(i), i
+		if i, ok := tab.flat.get(addrs, rest); ok {
+			return tab.at(i), i
 		}
-	} else if i, ok := t.index[k]; ok {
-		return t.at(i), i
+	} else {
+		if tab.index == nil {
+			tab.index = map[flowKey]int32{}
+		}
+		k = makeFlowKey(cli, srv, t, port, protoIdx)
+		if i, ok := tab.index[k]; ok {
+			return tab.at(i), i
+		}
 	}
-	if t.n >= a.maxFlows {
+	if tab.n >= a.maxFlows {
 		a.stats.Evictions++
 		return nil, -1
 	}
-	if t.n%flowChunk == 0 {
-		t.chunks = append(t.chunks, make([]flowAgg, flowChunk))
+	if tab.n%flowChunk == 0 {
+		tab.chunks = append(tab.chunks, make([]flowAgg, flowChunk))
 	}
-	i := int32(t.n)
-	t.n++
+	i := int32(tab.n)
+	tab.n++
 	if flat {
-		t.flat.put(addrs, rest, i)
+		tab.flat.put(addrs, rest, i)
 	} else {
-		t.index[k] = i
+		tab.index[k] = i
 	}
 	tr := otaudit.TCP
-	if k.t == l4UDP {
+	if t == l4UDP {
 		tr = otaudit.UDP
 	}
-	f := t.at(i)
+	f := tab.at(i)
 	*f = flowAgg{
-		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: k.port, Protocol: proto},
+		flow:  otaudit.Flow{Client: cli, Server: srv, Transport: tr, ServerPort: port, Protocol: proto},
 		first: first, last: last, firstFrame: firstFrame,
 	}
 	return f, i
@@ -834,7 +812,7 @@ func (f *flowAgg) widen(first, last time.Time, firstFrame int64) {
 // addFlow adds c to its flow and returns the flow's index (-1 when the
 // table was full).
 func (a *analysis) addFlow(c *conn) int32 {
-	f, i := a.flowAgg(makeFlowKey(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol)), c.cli, c.srv, c.protocol, c.first, c.last, c.firstFrame)
+	f, i := a.flowAgg(c.cli, c.srv, c.t, c.sport, a.protoID(c.protocol), c.protocol, c.first, c.last, c.firstFrame)
 	if f == nil {
 		return -1
 	}

@@ -1,13 +1,18 @@
 package pcap
 
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
 // flowIndex4 maps a flow between two IPv4 addresses to its index in the
 // flow table: open addressing with linear probing over one flat array, at
 // most half full. An entry is 16 bytes, four to a cache line, so finding
 // one of the tens of thousands of flows of a busy capture (every
 // connection that folds looks its flow up) is mostly one cache miss; the
-// Go map's control word and slot were two. The key's port, protocol index
-// and transport are packed into 32 bits: the keys that do not fit (a
-// protocol index past 1<<14) stay in the generic index.
+// Go map's control word and slot were two. The key is the two addresses,
+// and the port, protocol index and transport packed into 32 bits
+// (flatFlowKey); other flows stay in the generic index.
 type flowIndex4 struct {
 	slots []flowSlot4
 	n     int
@@ -19,13 +24,14 @@ type flowSlot4 struct {
 	idx   int32  // index in the flow table + 1; 0: empty
 }
 
-// pack is k's slot key; false when it does not fit.
-func (k flowKey4) pack() (addrs uint64, rest uint32, ok bool) {
-	port, proto, t := uint32(k.rest>>32), uint32(k.rest>>16)&0xffff, uint32(k.rest)&0xffff
-	if proto >= 1<<14 || t >= 4 {
+// flatFlowKey is the slot key of a flow between two IPv4 addresses; false
+// for other flows and for a protocol index that does not fit.
+func flatFlowKey(cli, srv netip.Addr, t l4, port, proto uint16) (addrs uint64, rest uint32, ok bool) {
+	if !cli.Is4() || !srv.Is4() || proto >= 1<<14 || t >= 4 {
 		return 0, 0, false
 	}
-	return k.addrs, port<<16 | proto<<2 | t, true
+	c, s := cli.As4(), srv.As4()
+	return uint64(binary.BigEndian.Uint32(c[:]))<<32 | uint64(binary.BigEndian.Uint32(s[:])), uint32(port)<<16 | uint32(proto)<<2 | uint32(t), true
 }
 
 // flowSlotHash mixes a key; fixed (no per-run seed), like the rest of the

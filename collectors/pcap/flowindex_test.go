@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 )
 
@@ -36,14 +37,20 @@ func TestFlowIndex4MatchesMap(t *testing.T) {
 	}
 }
 
-// TestFlowKey4PackRefusesWhatDoesNotFit: a protocol index past 14 bits
-// stays out of the packed key (the generic index takes it).
-func TestFlowKey4PackRefusesWhatDoesNotFit(t *testing.T) {
-	fits := flowKey4{addrs: 1, rest: 502<<32 | 5<<16 | uint64(l4TCP)}
-	if a, r, ok := fits.pack(); !ok || a != 1 || r != 502<<16|5<<2|uint32(l4TCP) {
-		t.Fatalf("pack(%+v) = %x, %x, %v", fits, a, r, ok)
+// TestFlatFlowKeyTakesOnlyIPv4: two IPv4 ends and a protocol index that
+// fits make a flat key (addresses in order, the rest packed); IPv6, an
+// IPv4-mapped address or a protocol index past 14 bits stay out.
+func TestFlatFlowKeyTakesOnlyIPv4(t *testing.T) {
+	v4a, v4b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("192.168.1.2")
+	if a, r, ok := flatFlowKey(v4a, v4b, l4TCP, 502, 5); !ok || a != 0x0a000001_c0a80102 || r != 502<<16|5<<2|uint32(l4TCP) {
+		t.Fatalf("flatFlowKey(10.0.0.1, 192.168.1.2, tcp, 502, 5) = %x, %x, %v", a, r, ok)
 	}
-	if _, _, ok := (flowKey4{rest: 1<<14<<16 | uint64(l4UDP)}).pack(); ok {
-		t.Fatal("a protocol index of 1<<14 was packed")
+	for _, tc := range []struct {
+		cli, srv string
+		proto    uint16
+	}{{"10.0.0.1", "::1", 5}, {"::ffff:10.0.0.1", "10.0.0.2", 5}, {"10.0.0.1", "10.0.0.2", 1 << 14}} {
+		if _, _, ok := flatFlowKey(netip.MustParseAddr(tc.cli), netip.MustParseAddr(tc.srv), l4UDP, 161, tc.proto); ok {
+			t.Errorf("flatFlowKey(%s, %s, proto %d) made a flat key", tc.cli, tc.srv, tc.proto)
+		}
 	}
 }
