@@ -488,7 +488,13 @@ func (a *analysis) foldClosed(k connKey, c *conn) {
 // 4-tuple is the cached connection's (conn.has) needs no key at all.
 type connCache [recentSlots]*conn
 
-const recentSlots = 1 << 10
+// recentBits sizes the cache: 4096 slots (32 KB) hold the few thousand
+// conversations a plant polls round and round (an HMI to each of its
+// PLCs), which 1024 did not.
+const (
+	recentBits  = 12
+	recentSlots = 1 << recentBits
+)
 
 // recentSlot is the connCache slot of the 4-tuple (x, px), (y, py): a
 // multiplicative hash of the sums of the addresses' low words (an IPv4
@@ -496,7 +502,7 @@ const recentSlots = 1 << 10
 // either way round.
 func recentSlot(x, y netip.Addr, px, py uint16, t l4) int {
 	h := (uint64(low32(x)+low32(y))<<24 ^ uint64(px+py)<<8 ^ uint64(t)) * 0x9e3779b97f4a7c15
-	return int(h >> (64 - 10))
+	return int(h >> (64 - recentBits))
 }
 
 // low32 is the last 4 bytes of an address (all of an IPv4 one).
