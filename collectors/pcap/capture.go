@@ -100,11 +100,15 @@ type gzipSource struct{ packetSource }
 func (s gzipSource) format() string { return s.packetSource.format() + "+gzip" }
 
 // pcapSource reads classic libpcap files. The file header is checked by
-// pcapgo; the records are read here, straight out of the buffered
-// reader's buffer: pcapgo's Reader wrapped the input in a second buffer
-// and copied every record out of it, a fifth of the cost of the read.
+// pcapgo; the records are parsed here, in place in a buffer of our own
+// that always holds a whole record: pcapgo's Reader copied every record
+// out of a second buffer (a fifth of the cost of the read), and bufio's
+// Peek and Discard per record were a visible share too.
 type pcapSource struct {
-	br        *bufio.Reader
+	in        io.Reader
+	buf       []byte // buf[r:w] is read but not yet taken
+	r, w      int
+	inErr     error // the error that ended the input (io.EOF at its end)
 	bigEndian bool
 	// nanoFactor converts the fraction of a second to nanoseconds (1000
 	// for microsecond files, 1 for nanosecond files).
@@ -114,8 +118,11 @@ type pcapSource struct {
 	// pos is where the next record starts: 24 + Σ(16 + caplen).
 	pos int64
 	bad int64
-	big []byte // a record larger than the bufio buffer
 }
+
+// pcapBufSize holds the largest record (maxSnaplen plus its header) with
+// room to spare, so no record needs a copy of its own.
+const pcapBufSize = 2 * maxSnaplen
 
 func openPcap(br *bufio.Reader, name string) (*pcapSource, error) {
 	hdr, err := br.Peek(24)
@@ -131,7 +138,7 @@ func openPcap(br *bufio.Reader, name string) (*pcapSource, error) {
 	}
 	// gopacket's LinkType is a uint8: read the 32-bit link type ourselves
 	// so that e.g. Linux SLL2 (276) is not mistaken for another type.
-	s := &pcapSource{br: br, nanoFactor: 1000, pos: 24}
+	s := &pcapSource{in: br, nanoFactor: 1000, pos: 24}
 	switch binary.LittleEndian.Uint32(hdr[0:4]) {
 	case magicPcapUs:
 	case magicPcapNs:
@@ -166,17 +173,42 @@ func (s *pcapSource) u32(b []byte) uint32 {
 func (s *pcapSource) format() string { return "pcap" }
 func (s *pcapSource) offset() int64  { return s.bad }
 
+// fill makes at least need bytes available in buf[r:w] (need is at most
+// pcapBufSize); false when the input ends first.
+func (s *pcapSource) fill(need int) bool {
+	if s.buf == nil {
+		s.buf = make([]byte, pcapBufSize)
+	}
+	if s.r+need > len(s.buf) {
+		s.w = copy(s.buf, s.buf[s.r:s.w])
+		s.r = 0
+	}
+	for s.w-s.r < need {
+		if s.inErr != nil {
+			return false
+		}
+		n, err := s.in.Read(s.buf[s.w:])
+		s.w += n
+		if err != nil {
+			s.inErr = err
+		} else if n == 0 {
+			s.inErr = io.ErrNoProgress
+		}
+	}
+	return true
+}
+
 // next reads one record. A clean end is the file ending exactly at a
 // record boundary; anything else (short header, short data, impossible
 // lengths, a read error) means the capture stops making sense here.
 func (s *pcapSource) next(r *record) error {
-	hdr, err := s.br.Peek(16)
-	if len(hdr) < 16 {
-		if len(hdr) == 0 && errors.Is(err, io.EOF) {
+	if s.w-s.r < 16 && !s.fill(16) {
+		if s.w == s.r && errors.Is(s.inErr, io.EOF) {
 			return io.EOF
 		}
 		return s.truncated()
 	}
+	hdr := s.buf[s.r : s.r+16]
 	// As pcapgo: the fraction is scaled in 32 bits.
 	r.ts = time.Unix(int64(s.u32(hdr[0:4])), int64(s.u32(hdr[4:8])*s.nanoFactor)).UTC()
 	captured := int(s.u32(hdr[8:12]))
@@ -186,23 +218,11 @@ func (s *pcapSource) next(r *record) error {
 		return s.truncated()
 	}
 	n := 16 + captured
-	if n <= s.br.Size() {
-		rec, _ := s.br.Peek(n)
-		if len(rec) < n {
-			return s.truncated()
-		}
-		r.data = rec[16:n:n]
-		_, _ = s.br.Discard(n) // cannot fail: the bytes are buffered
-	} else {
-		_, _ = s.br.Discard(16)
-		if cap(s.big) < captured {
-			s.big = make([]byte, captured)
-		}
-		r.data = s.big[:captured]
-		if _, err := io.ReadFull(s.br, r.data); err != nil {
-			return s.truncated()
-		}
+	if s.w-s.r < n && !s.fill(n) {
+		return s.truncated()
 	}
+	r.data = s.buf[s.r+16 : s.r+n : s.r+n]
+	s.r += n
 	s.pos += int64(n)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
@@ -116,4 +117,44 @@ func FuzzAnalyzeCapture(f *testing.F) {
 			t.Fatalf("%d packets from %d bytes", r.Stats.Packets, len(b))
 		}
 	})
+}
+
+// TestPcapRecordsAcrossRefills reads records of every size up to the
+// largest allowed, many times the reader's buffer in all, through an input
+// that returns short reads, and wants pcapgo's packets.
+func TestPcapRecordsAcrossRefills(t *testing.T) {
+	var frames [][]byte
+	var ts []time.Time
+	for i := range 60 {
+		size := []int{60, 1514, 9000, 65535, maxSnaplen, 0, 333}[i%7]
+		frames = append(frames, bytes.Repeat([]byte{byte(i)}, size))
+		ts = append(ts, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	file := rawPcap(binary.LittleEndian, false, ts, frames...)
+	if len(file) < 4*pcapBufSize {
+		t.Fatalf("test capture of %d bytes does not cross the buffer enough", len(file))
+	}
+	want, err := pcapgo.NewReader(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.SetSnaplen(maxSnaplen)
+	src, err := openCapture(iotest.HalfReader(bytes.NewReader(file)), "refill.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		wd, wci, werr := want.ReadPacketData()
+		var got record
+		gerr := src.next(&got)
+		if werr != nil || gerr != nil {
+			if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) || i != len(frames) {
+				t.Fatalf("record %d: errors %v (pcapgo) and %v, after %d records", i, werr, gerr, i)
+			}
+			break
+		}
+		if !bytes.Equal(wd, got.data) || !wci.Timestamp.Equal(got.ts) || wci.Length != got.length {
+			t.Fatalf("record %d: got %d bytes at %v, pcapgo %d bytes at %v", i, len(got.data), got.ts, len(wd), wci.Timestamp)
+		}
+	}
 }
