@@ -2,17 +2,17 @@
 // their prefix to (MA-L 24-bit, MA-M 28-bit, MA-S/IAB 36-bit blocks).
 //
 // The table is generated from Debian's ieee-data CSVs by ./gen, committed as
-// oui.tsv.gz, embedded, and parsed once on first use. This package holds
+// oui.tsv, embedded, and parsed once on first use. It is embedded as text,
+// not gzip: decompressing it took 19 ms of every process that looked up a
+// vendor, four times the parse, and the names stay slices of the embedded
+// string (no copy). This package holds
 // only the registry lookup: no vendor renaming, no guessing from traffic.
 package oui
 
-//go:generate go run ./gen -out oui.tsv.gz
+//go:generate go run ./gen -out oui.tsv
 
 import (
-	"bytes"
-	"compress/gzip"
 	_ "embed"
-	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -20,11 +20,10 @@ import (
 	"sync"
 )
 
-//go:embed oui.tsv.gz
-var tableGz []byte
+//go:embed oui.tsv
+var tableText string
 
-// block is one registry assignment; org is a slice of the decompressed
-// table so the whole registry costs one string allocation.
+// block is one registry assignment; org is a slice of the embedded table.
 type block struct {
 	prefix uint64
 	org    string
@@ -34,7 +33,6 @@ type table struct {
 	// by prefix length, each sorted by prefix
 	b24, b28, b36 []block
 	entries       int
-	err           error
 }
 
 var (
@@ -43,23 +41,12 @@ var (
 )
 
 func load() *table {
-	loadOnce.Do(func() { loaded = parse(tableGz) })
+	loadOnce.Do(func() { loaded = parse(tableText) })
 	return &loaded
 }
 
-func parse(gz []byte) table {
+func parse(text string) table {
 	var t table
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.err = err
-		return t
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.err = err
-		return t
-	}
-	text := string(raw)
 	// Counting lines first lets the slices be allocated once.
 	n := strings.Count(text, "\n")
 	all := make([]block, 0, n)
@@ -133,9 +120,6 @@ func Lookup(mac net.HardwareAddr) string {
 		return ""
 	}
 	t := load()
-	if t.err != nil {
-		return ""
-	}
 	v := uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 |
 		uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])
 	if org := find(t.b36, v>>12); org != "" {

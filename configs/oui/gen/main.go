@@ -1,13 +1,12 @@
-// Command gen rebuilds the embedded OUI table (oui.tsv.gz) from the IEEE
+// Command gen rebuilds the embedded OUI table (oui.tsv) from the IEEE
 // registry CSVs that Debian ships in the ieee-data package (public domain).
 // It is only needed to refresh the committed table:
 //
-//	go run ./configs/oui/gen [-dir /usr/share/ieee-data] [-out configs/oui/oui.tsv.gz]
+//	go run ./configs/oui/gen [-dir /usr/share/ieee-data] [-out configs/oui/oui.tsv]
 package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/csv"
 	"flag"
 	"fmt"
@@ -42,7 +41,7 @@ type entry struct {
 
 func main() {
 	dir := flag.String("dir", "/usr/share/ieee-data", "directory holding the IEEE registry CSVs")
-	out := flag.String("out", "oui.tsv.gz", "output file")
+	out := flag.String("out", "oui.tsv", "output file")
 	flag.Parse()
 	if err := run(*dir, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "oui gen:", err)
@@ -86,21 +85,8 @@ func run(dir, out string) error {
 	for _, e := range entries {
 		fmt.Fprintf(&raw, "%0*x\t%d\t%s\n", e.bits/4, e.prefix, e.bits, e.org)
 	}
-	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	if err != nil {
-		return err
-	}
-	// No name or modification time in the header: the output depends only
-	// on the input, so regenerating from the same data gives the same file.
-	if _, err := zw.Write(raw.Bytes()); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	fmt.Printf("%d entries, %d bytes raw, %d bytes gzip\n", len(entries), raw.Len(), gz.Len())
-	return os.WriteFile(out, gz.Bytes(), 0o644)
+	fmt.Printf("%d entries, %d bytes\n", len(entries), raw.Len())
+	return os.WriteFile(out, raw.Bytes(), 0o644)
 }
 
 func readCSV(r io.Reader, bits int) ([]entry, error) {
