@@ -194,11 +194,11 @@ func (a *analysis) packet(link linkType, data []byte, index int64, ts time.Time,
 	if !p.hasIP {
 		return
 	}
-	a.sawSource(p.src, p.srcMAC, p.hasMAC, p.vlan, index, ts, wireLen)
-	a.sawTarget(p.dst, index, ts)
 	if p.transport != l4None {
-		a.transportPacket(p)
+		a.transportPacket(p) // which counts the hosts (sawConn, sawPacket)
+		return
 	}
+	a.sawPacket(p)
 }
 
 // hostKey: one host observation per (IP, MAC) pair.
@@ -277,7 +277,39 @@ func addrSlot(ip netip.Addr) uint {
 	return uint(b[15]) | uint(b[14])<<8 ^ uint(b[13])<<3
 }
 
-func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint16, index int64, ts time.Time, n int) {
+// sawPacket counts p to its sender's host and its destination.
+func (a *analysis) sawPacket(p *packet) {
+	a.sawSource(p.src, p.srcMAC, p.hasMAC, p.vlan, p.frame, p.ts, p.length)
+	a.sawTarget(p.dst, p.frame, p.ts)
+}
+
+// sawConn is sawPacket for a packet of c going in direction d, through
+// the aggregates c keeps for each direction: the ends of a conversation do
+// not change, and looking them up for every packet was a sixth of the
+// analysis. The sender's host is the one of the MAC it was cached for;
+// another MAC (a second router, a failover) is looked up and cached.
+func (a *analysis) sawConn(c *conn, d dir, p *packet) {
+	if h := c.sender[d]; h != nil && c.senderMAC[d] == p.srcMAC && c.senderHasMAC[d] == p.hasMAC {
+		if p.vlan != 0 {
+			h.vlan = p.vlan
+		}
+		h.packets++
+		h.bytes += int64(p.length)
+		h.last = p.ts
+	} else {
+		c.sender[d] = a.sawSource(p.src, p.srcMAC, p.hasMAC, p.vlan, p.frame, p.ts, p.length)
+		c.senderMAC[d], c.senderHasMAC[d] = p.srcMAC, p.hasMAC
+	}
+	if s := c.receiver[d]; s != nil {
+		s.last = p.ts
+	} else {
+		c.receiver[d] = a.sawTarget(p.dst, p.frame, p.ts)
+	}
+}
+
+// sawSource counts a packet of n bytes to the host (ip, mac) and returns
+// its aggregate (nil when the table is full).
+func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint16, index int64, ts time.Time, n int) *hostAgg {
 	k := hostKey{ip: ip, mac: mac, hasMAC: hasMAC}
 	slot := &a.hostCache[(addrSlot(ip)^uint(mac[5])<<2)&(aggCacheSize-1)]
 	h := slot.h
@@ -290,7 +322,7 @@ func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint1
 	if h == nil {
 		if len(a.hosts) >= a.maxFlows {
 			a.stats.Evictions++
-			return
+			return nil
 		}
 		h = &hostAgg{first: ts, last: ts, firstFrame: index}
 		a.hosts[k] = h
@@ -301,9 +333,12 @@ func (a *analysis) sawSource(ip netip.Addr, mac [6]byte, hasMAC bool, vlan uint1
 	h.packets++
 	h.bytes += int64(n)
 	h.last = ts
+	return h
 }
 
-func (a *analysis) sawTarget(ip netip.Addr, index int64, ts time.Time) {
+// sawTarget records ip as a destination and returns its aggregate (nil
+// when the table is full).
+func (a *analysis) sawTarget(ip netip.Addr, index int64, ts time.Time) *seenAgg {
 	slot := &a.targetCache[addrSlot(ip)&(aggCacheSize-1)]
 	s := slot.s
 	if s == nil || slot.ip != ip {
@@ -315,12 +350,14 @@ func (a *analysis) sawTarget(ip netip.Addr, index int64, ts time.Time) {
 	if s == nil {
 		if len(a.targets) >= a.maxFlows {
 			a.stats.Evictions++
-			return
+			return nil
 		}
-		a.targets[ip] = &seenAgg{first: ts, last: ts, firstFrame: index}
-		return
+		s = &seenAgg{first: ts, last: ts, firstFrame: index}
+		a.targets[ip] = s
+		return s
 	}
 	s.last = ts
+	return s
 }
 
 func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }

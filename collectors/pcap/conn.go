@@ -107,6 +107,13 @@ type conn struct {
 	// detail is what the dissector learnt of a remote session.
 	detail string
 
+	// sender and receiver are the host aggregates of the two ends, by
+	// direction (sawConn); the sender's for the MAC in senderMAC.
+	sender       [2]*hostAgg
+	receiver     [2]*seenAgg
+	senderMAC    [2][6]byte
+	senderHasMAC [2]bool
+
 	// wheelSlot and wheelIdx-1 locate c in the idle wheel (idle.go);
 	// wheelIdx is 0 when c is in no slot.
 	wheelSlot uint16
@@ -178,6 +185,11 @@ func (c *conn) orient(d dir, senderIsServer bool) {
 	if senderIsServer == (d == toClient) {
 		return
 	}
+	// The directions swap: so do the ends' aggregates.
+	c.sender[0], c.sender[1] = c.sender[1], c.sender[0]
+	c.receiver[0], c.receiver[1] = c.receiver[1], c.receiver[0]
+	c.senderMAC[0], c.senderMAC[1] = c.senderMAC[1], c.senderMAC[0]
+	c.senderHasMAC[0], c.senderHasMAC[1] = c.senderHasMAC[1], c.senderHasMAC[0]
 	c.cli, c.srv = c.srv, c.cli
 	c.cport, c.sport = c.sport, c.cport
 	c.bytes[toServer], c.bytes[toClient] = c.bytes[toClient], c.bytes[toServer]
@@ -222,6 +234,7 @@ func (c *conn) frameInfo(d dir, index int64, ts time.Time) frameInfo {
 // hands its payload to the application dissector.
 func (a *analysis) transportPacket(p *packet) {
 	if p.transport == l4UDP && a.udpFlowPacket(p) {
+		a.sawPacket(p)
 		return
 	}
 	// A packet of the cached connection needs no key: its 4-tuple is the
@@ -242,6 +255,7 @@ func (a *analysis) transportPacket(p *packet) {
 		k, keyed = makeConnKey(p), true
 	}
 	if c == nil && p.transport == l4TCP && a.lateSegment(k, p) {
+		a.sawPacket(p)
 		return
 	}
 	if c != nil && p.transport == l4TCP && p.syn && !p.ack && c.closed {
@@ -262,6 +276,7 @@ func (a *analysis) transportPacket(p *packet) {
 	}
 	*slot = c
 	d := c.direction(p)
+	a.sawConn(c, d, p)
 	c.packets++
 	c.last = p.ts
 	if p.transport == l4TCP {

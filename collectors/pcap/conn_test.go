@@ -3,7 +3,10 @@ package pcap
 import (
 	"bytes"
 	"context"
+	"maps"
+	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -415,5 +418,71 @@ func TestAggregateCachesKeepKeysApart(t *testing.T) {
 	fp2, _ := a.judgeCached("snmp", []byte("s3cr3t"))
 	if again, _ := a.judgeCached("snmp", []byte("public")); again != fp1 || fp1 == fp2 {
 		t.Fatalf("judge cache: public %q then %q, s3cr3t %q", fp1, again, fp2)
+	}
+}
+
+// hostPackets sums the packets of each host sighting by "ip mac".
+func hostPackets(r *Result) map[string]int64 {
+	out := map[string]int64{}
+	for _, o := range r.Observations {
+		if o.Kind == otaudit.KindHost && o.Host.Packets > 0 {
+			out[o.Host.IP.String()+" "+o.Host.MAC] += o.Host.Packets
+		}
+	}
+	return out
+}
+
+// withMAC is f with its source MAC replaced.
+func withMAC(f []byte, mac net.HardwareAddr) []byte {
+	g := slices.Clone(f)
+	copy(g[6:12], mac)
+	return g
+}
+
+// TestConversationHostsFollowMACAndOrientation: a connection counts its
+// packets to its ends' hosts through the aggregates it caches (sawConn);
+// a sender whose MAC changes (a second router) is a second host sighting,
+// and a conversation whose ends swap (BACnet: the I-Am's sender is the
+// server) keeps crediting each end, even when both share a MAC.
+func TestConversationHostsFollowMACAndOrientation(t *testing.T) {
+	macC := net.HardwareAddr{0x00, 0x1b, 0x1b, 0x0c, 0x0c, 0x0c}
+	s := newTCPSession(t, "10.0.0.1", 40502, "10.0.0.2", 502).
+		client(modbusReq(1, 1, 3, 0, 0, 0, 1)).server([]byte{0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 7})
+	frames := slices.Clone(s.frames)
+	s.frames = nil
+	s.client(modbusReq(2, 1, 3, 0, 0, 0, 1)).client(modbusReq(3, 1, 3, 0, 0, 0, 1))
+	frames = append(frames, withMAC(s.frames[0], macC), withMAC(s.frames[1], macC))
+	r, err := analyzeBytes(t, "mac.pcap", capture(t, frames...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{
+		"10.0.0.1 " + macA.String(): 2, // SYN and the first request
+		"10.0.0.1 " + macC.String(): 2,
+		"10.0.0.2 " + macB.String(): 2, // SYN-ACK and the answer
+	}
+	if got := hostPackets(r); !maps.Equal(got, want) {
+		t.Errorf("TCP hosts = %v, want %v", got, want)
+	}
+
+	junk := []byte{0x81, 0x0b, 0x00, 0x05, 0xff} // no BACnet message: says nothing of who serves
+	dev, cli := "10.0.0.20", "10.0.0.30"
+	seg := func(src, dst string, payload []byte) []byte {
+		return withMAC(frame(t, segment{src: src, dst: dst, sport: 47808, dport: 47808, udp: true, payload: payload}), macA)
+	}
+	udp := [][]byte{
+		seg(dev, cli, junk), // the first sender is taken for the client
+		seg(cli, dev, junk),
+		seg(dev, cli, iAm), // the device is the server: the ends swap
+		seg(dev, cli, junk),
+		seg(dev, cli, junk),
+	}
+	r, err = analyzeBytes(t, "bacnet.pcap", capture(t, udp...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]int64{dev + " " + macA.String(): 4, cli + " " + macA.String(): 1}
+	if got := hostPackets(r); !maps.Equal(got, want) {
+		t.Errorf("BACnet hosts = %v, want %v", got, want)
 	}
 }
