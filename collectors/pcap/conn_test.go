@@ -486,3 +486,34 @@ func TestConversationHostsFollowMACAndOrientation(t *testing.T) {
 		t.Errorf("BACnet hosts = %v, want %v", got, want)
 	}
 }
+
+// TestUnansweredConnectionIdlesShort: a TCP connection its server never
+// answered leaves the table after unansweredIdle of quiet; one that was
+// answered (a SYN-ACK is enough) stays for tcpIdle.
+func TestUnansweredConnectionIdlesShort(t *testing.T) {
+	probe := frame(t, segment{src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 502, seq: 1, syn: true})
+	answered := newTCPSession(t, "10.0.0.3", 40001, "10.0.0.4", 502).frames // SYN, SYN-ACK
+	tick := frame(t, segment{src: "10.0.0.8", dst: "10.0.0.9", sport: 1, dport: 2, udp: true, payload: []byte("x")})
+	kProbe := connKeyOf(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 40000, 502, l4TCP)
+	kAnswered := connKeyOf(netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.4"), 40001, 502, l4TCP)
+	for _, tc := range []struct {
+		quiet       time.Duration
+		probeStays  bool
+		answerStays bool
+	}{
+		{unansweredIdle - time.Second, true, true},
+		{unansweredIdle + 2*time.Second, false, true}, // the wheel's second included
+		{tcpIdle + 2*time.Second, false, false},
+	} {
+		frames := append([][]byte{probe}, answered...)
+		times := every(t0, time.Millisecond, len(frames))
+		frames, times = append(frames, tick), append(times, t0.Add(tc.quiet))
+		a := runAnalysis(t, timedCapture(1, times, frames...))
+		if _, in := a.conns[kProbe]; in != tc.probeStays {
+			t.Errorf("after %v of quiet: unanswered connection in the table %v, want %v", tc.quiet, in, tc.probeStays)
+		}
+		if _, in := a.conns[kAnswered]; in != tc.answerStays {
+			t.Errorf("after %v of quiet: answered connection in the table %v, want %v", tc.quiet, in, tc.answerStays)
+		}
+	}
+}

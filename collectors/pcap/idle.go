@@ -17,8 +17,13 @@ const (
 	// a connection closed both ways. Web clients close one way and leave
 	// the rest to the server: such connections made up most of the table.
 	halfClosedQuiet = 15 * time.Second
-	tcpIdle         = time.Hour
-	udpIdle         = 10 * time.Minute
+	// unansweredIdle is the limit of a TCP connection the server never
+	// answered (no SYN-ACK, no byte): a scan's probes, garbage, a client
+	// calling a device that is gone. Held for tcpIdle, one-packet
+	// "connections" made the table grow with the length of a capture.
+	unansweredIdle = 2 * time.Minute
+	tcpIdle        = time.Hour
+	udpIdle        = 10 * time.Minute
 )
 
 // quietLonger says now is more than d after last: now.Sub(last) > d for a
@@ -45,6 +50,8 @@ func (c *conn) idleLimit() time.Duration {
 	switch {
 	case c.closed:
 		return halfClosedQuiet
+	case c.t == l4TCP && !c.answered:
+		return unansweredIdle
 	case c.t == l4TCP:
 		return tcpIdle
 	}
