@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"testing/iotest"
@@ -41,40 +42,49 @@ func rawPcap(order binary.AppendByteOrder, nano bool, ts []time.Time, frames ...
 	return b
 }
 
+// sameRecordsAsPcapgo reads file through in with this package's reader
+// and the whole file with pcapgo's, wants the same records and the same
+// clean end, and returns how many there were.
+func sameRecordsAsPcapgo(t *testing.T, label string, file []byte, in io.Reader) int {
+	t.Helper()
+	want, err := pcapgo.NewReader(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.SetSnaplen(maxSnaplen) // as this package treats snaplen 0
+	src, err := openCapture(in, "x.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		wd, wci, werr := want.ReadPacketData()
+		var got record
+		gerr := src.next(&got)
+		if werr != nil || gerr != nil {
+			if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) {
+				t.Fatalf("%s record %d: errors %v (pcapgo) and %v", label, i, werr, gerr)
+			}
+			return i
+		}
+		if !bytes.Equal(wd, got.data) || !wci.Timestamp.Equal(got.ts) || wci.CaptureLength != len(got.data) || wci.Length != got.length {
+			t.Fatalf("%s record %d: got %d bytes at %v (%d on the wire), pcapgo %d bytes %+v", label, i, len(got.data), got.ts, got.length, len(wd), wci)
+		}
+	}
+}
+
 // TestPcapRecordsMatchPcapgo reads the same records in both byte orders
-// and both resolutions, one larger than the read buffer, with this
+// and both resolutions, a jumbo and an empty one among them, with this
 // package's reader and with pcapgo's, and wants the same packets.
 func TestPcapRecordsMatchPcapgo(t *testing.T) {
-	jumbo := bytes.Repeat([]byte{0xab}, 100_000) // larger than the 64 KiB buffer
+	jumbo := bytes.Repeat([]byte{0xab}, 100_000)
 	frames := [][]byte{arpFrame(macA, "10.0.0.1"), jumbo, {}, arpFrame(macB, "10.0.0.2")}
 	ts := []time.Time{t0, t0.Add(1500 * time.Microsecond), t0.Add(time.Second + 7*time.Nanosecond), t0.Add(time.Hour)}
 	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
 		for _, nano := range []bool{false, true} {
 			file := rawPcap(order, nano, ts, frames...)
-			want, err := pcapgo.NewReader(bytes.NewReader(file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want.SetSnaplen(maxSnaplen) // as this package treats snaplen 0
-
-			src, err := openCapture(bytes.NewReader(file), "x.pcap")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; ; i++ {
-				wd, wci, werr := want.ReadPacketData()
-				var got record
-				gerr := src.next(&got)
-				gd := got.data
-				if werr != nil || gerr != nil {
-					if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) {
-						t.Fatalf("%v nano=%v record %d: errors %v (pcapgo) and %v", order, nano, i, werr, gerr)
-					}
-					break
-				}
-				if !bytes.Equal(wd, gd) || !wci.Timestamp.Equal(got.ts) || wci.CaptureLength != len(gd) || wci.Length != got.length {
-					t.Fatalf("%v nano=%v record %d: got %d bytes at %v (%d on the wire), pcapgo %d bytes %+v", order, nano, i, len(gd), got.ts, got.length, len(wd), wci)
-				}
+			label := fmt.Sprintf("%v nano=%v", order, nano)
+			if n := sameRecordsAsPcapgo(t, label, file, bytes.NewReader(file)); n != len(frames) {
+				t.Fatalf("%s: %d records, want %d", label, n, len(frames))
 			}
 		}
 	}
@@ -134,27 +144,7 @@ func TestPcapRecordsAcrossRefills(t *testing.T) {
 	if len(file) < 4*pcapBufSize {
 		t.Fatalf("test capture of %d bytes does not cross the buffer enough", len(file))
 	}
-	want, err := pcapgo.NewReader(bytes.NewReader(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want.SetSnaplen(maxSnaplen)
-	src, err := openCapture(iotest.HalfReader(bytes.NewReader(file)), "refill.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		wd, wci, werr := want.ReadPacketData()
-		var got record
-		gerr := src.next(&got)
-		if werr != nil || gerr != nil {
-			if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) || i != len(frames) {
-				t.Fatalf("record %d: errors %v (pcapgo) and %v, after %d records", i, werr, gerr, i)
-			}
-			break
-		}
-		if !bytes.Equal(wd, got.data) || !wci.Timestamp.Equal(got.ts) || wci.Length != got.length {
-			t.Fatalf("record %d: got %d bytes at %v, pcapgo %d bytes at %v", i, len(got.data), got.ts, len(wd), wci.Timestamp)
-		}
+	if n := sameRecordsAsPcapgo(t, "short reads", file, iotest.HalfReader(bytes.NewReader(file))); n != len(frames) {
+		t.Fatalf("%d records, want %d", n, len(frames))
 	}
 }
