@@ -171,6 +171,13 @@ func bareDecode(file string) (int64, error) {
 	)
 	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &dot1q, &ip4, &ip6, &tcp, &udp, &pay)
 	parser.IgnoreUnsupported = true
+	// The layers by index instead of the default map, as otaudit's own
+	// parser does: a baseline tuned as far as it goes.
+	var sparse gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range []gopacket.DecodingLayer{&eth, &dot1q, &ip4, &ip6, &tcp, &udp, &pay} {
+		sparse = sparse.Put(l)
+	}
+	parser.SetDecodingLayerContainer(sparse)
 	decoded := make([]gopacket.LayerType, 0, 8)
 	type flowKey struct {
 		net, tr gopacket.Flow
