@@ -517,3 +517,26 @@ func TestUnansweredConnectionIdlesShort(t *testing.T) {
 		}
 	}
 }
+
+// TestAddrSlotSpreadsSubnets: hosts that differ only in the third byte of
+// their address (10.1.1.5, 10.1.2.5, ...: one host number in each cell's
+// subnet, a common plant plan) take distinct slots of the smallest cache,
+// and a /24 of hosts spreads over most of its slots.
+func TestAddrSlotSpreadsSubnets(t *testing.T) {
+	slots := map[uint]string{}
+	for c := 1; c <= 16; c++ {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(c), 5})
+		s := addrSlot(ip) & (smallCacheSize - 1)
+		if other, ok := slots[s]; ok {
+			t.Fatalf("%s and %s share slot %d of %d", ip, other, s, smallCacheSize)
+		}
+		slots[s] = ip.String()
+	}
+	used := map[uint]bool{}
+	for h := 1; h <= 254; h++ {
+		used[addrSlot(netip.AddrFrom4([4]byte{192, 168, 7, byte(h)}))&(smallCacheSize-1)] = true
+	}
+	if len(used) < 140 { // 254 keys thrown at random into 256 slots fill ~161
+		t.Fatalf("a /24 takes %d of %d slots", len(used), smallCacheSize)
+	}
+}
