@@ -44,17 +44,20 @@ lint:
 	$(GO) vet ./...
 
 # Short runs of every native fuzz target (FUZZTIME each); see README for longer runs.
-# Go's fuzz coordinator sometimes ends a timed run with a bare "context
-# deadline exceeded" on a loaded machine, with no failing input: such a run
-# is repeated once; a real finding (a "Failing input" line) always fails.
+# Go 1.26's fuzz coordinator can end a timed run with a bare "context
+# deadline exceeded" and no failing input (a race between the -fuzztime
+# deadline and its workers' context, reported as go.dev/issue/75804);
+# on this loaded 2-core kind of machine one target in most runs sees it.
+# Such a run is repeated, up to twice; a real finding (a "Failing input"
+# line) always fails at once.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$t"; \
-	    for try in 1 2; do \
+	    for try in 1 2 3; do \
 	      if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg > .fuzz.log 2>&1; then tail -1 .fuzz.log; break; fi; \
 	      cat .fuzz.log; \
-	      if [ $$try = 1 ] && grep -q 'context deadline exceeded' .fuzz.log && ! grep -q 'Failing input' .fuzz.log; then \
+	      if [ $$try != 3 ] && grep -q 'context deadline exceeded' .fuzz.log && ! grep -q 'Failing input' .fuzz.log; then \
 	        echo "fuzz: coordinator deadline without a failing input; running $$t once more"; continue; fi; \
 	      rm -f .fuzz.log; exit 1; \
 	    done; \
