@@ -121,8 +121,13 @@ type pcapSource struct {
 }
 
 // pcapBufSize holds the largest record (maxSnaplen plus its header) with
-// room to spare, so no record needs a copy of its own.
-const pcapBufSize = 2 * maxSnaplen
+// room to spare, so no record needs a copy of its own. A source starts
+// with pcapFirstBufSize and grows to it at its first refill: ordering a
+// directory of rotated files reads only the first record of each.
+const (
+	pcapBufSize      = 2 * maxSnaplen
+	pcapFirstBufSize = 64 << 10
+)
 
 func openPcap(br *bufio.Reader, name string) (*pcapSource, error) {
 	hdr, err := br.Peek(24)
@@ -177,11 +182,15 @@ func (s *pcapSource) offset() int64  { return s.bad }
 // pcapBufSize); false when the input ends first.
 func (s *pcapSource) fill(need int) bool {
 	if s.buf == nil {
-		s.buf = make([]byte, pcapBufSize)
+		s.buf = make([]byte, pcapFirstBufSize)
 	}
 	if s.r+need > len(s.buf) {
-		s.w = copy(s.buf, s.buf[s.r:s.w])
-		s.r = 0
+		dst := s.buf
+		if len(dst) < pcapBufSize {
+			dst = make([]byte, pcapBufSize)
+		}
+		s.w = copy(dst, s.buf[s.r:s.w])
+		s.buf, s.r = dst, 0
 	}
 	for s.w-s.r < need {
 		if s.inErr != nil {

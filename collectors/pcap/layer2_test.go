@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -386,6 +387,26 @@ func TestOrderCaptures(t *testing.T) {
 	want := []string{"b-rotated-1.pcap", "d-same-as-1.pcap", "c-rotated-2.pcap.gz", "a-rotated-3.pcap", "0-notes.txt", "e-empty.pcap"}
 	if !slices.Equal(got, want) {
 		t.Errorf("OrderCaptures:\n got  %v\n want %v", got, want)
+	}
+}
+
+// TestFirstPacketTimeReadsLittle: ordering a directory reads the first
+// record of each file without the reader's full record buffer (512 KB a
+// file, thousands of files in a rotation directory).
+func TestFirstPacketTimeReadsLittle(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "one.pcap")
+	if err := os.WriteFile(p, timedCapture(1, []time.Time{t0}, arpFrame(macA, "10.0.0.1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ts, ok := firstPacketTime(p)
+	runtime.ReadMemStats(&after)
+	if !ok || !ts.Equal(t0) {
+		t.Fatalf("first packet time %v %v, want %v", ts, ok, t0)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n >= pcapBufSize/2 {
+		t.Fatalf("reading one record allocated %d bytes (the full record buffer is %d)", n, pcapBufSize)
 	}
 }
 
