@@ -37,4 +37,9 @@ func TestLiveScanNeedsInterfaceAndDuration(t *testing.T) {
 	if _, err := a.LiveScan(context.Background(), LiveRequest{Interface: "lo"}); err == nil || !strings.Contains(err.Error(), "positive duration") {
 		t.Errorf("LiveScan without a duration: %v", err)
 	}
+	// An unknown backend is refused before a scan is begun (a is not
+	// even open: beginning one would fail differently).
+	if _, err := a.LiveScan(context.Background(), LiveRequest{Interface: "lo", Duration: time.Second, Backend: "pfring"}); err == nil || !strings.Contains(err.Error(), `unknown capture backend "pfring"`) {
+		t.Errorf("LiveScan with an unknown backend: %v", err)
+	}
 }

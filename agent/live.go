@@ -20,6 +20,10 @@ type LiveRequest struct {
 	Duration time.Duration
 	// FullPayload turns the kernel filter off (pcap.LiveOptions).
 	FullPayload bool
+	// Backend is the capture backend (pcap.BackendSocket or
+	// pcap.BackendAFPacket); empty means the configuration's
+	// capture.backend, and the socket when that is empty too.
+	Backend string
 }
 
 // LiveScan listens on an interface for req.Duration, then evaluates the
@@ -44,8 +48,15 @@ func (a *Agent) LiveScan(ctx context.Context, req LiveRequest) (*ScanResult, err
 	if iface == "" {
 		return nil, fmt.Errorf("live scan of zone %s: no interface: give --interface IFACE or set capture.interface in the configuration", zone.Name)
 	}
+	backend := req.Backend
+	if backend == "" {
+		backend = a.config().Capture.Backend
+	}
 	if req.Duration <= 0 {
 		return nil, fmt.Errorf("live scan of zone %s on %s: the capture needs a positive duration", zone.Name, iface)
+	}
+	if err := pcap.CheckBackend(backend); err != nil {
+		return nil, fmt.Errorf("live scan of zone %s on %s: %w", zone.Name, iface, err)
 	}
 	source := "live:" + iface
 	scan := otaudit.Scan{Zone: zone.Name, Mode: "passive", Started: a.now(), Sources: []string{source}}
@@ -61,6 +72,7 @@ func (a *Agent) LiveScan(ctx context.Context, req LiveRequest) (*ScanResult, err
 	stats, capErr := pcap.Live(window, iface, pcap.LiveOptions{
 		Options:     pcap.Options{Judge: judge, Logger: log},
 		FullPayload: req.FullPayload,
+		Backend:     backend,
 	}, func(r *pcap.Result) error {
 		obs = append(obs, r.Observations...)
 		return nil

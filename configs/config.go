@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,9 +52,17 @@ type CaptureConfig struct {
 	// configuration file's directory. They are not checked at load time:
 	// a rotating capture directory may legitimately be empty until later.
 	Files []string `json:"files,omitempty" yaml:"files,omitempty"`
-	// Interface is a live capture interface (not yet used by the agent).
+	// Interface is a live capture interface (a SPAN or mirror port): each
+	// scheduled run also captures on it, receive-only.
 	Interface string `json:"interface,omitempty" yaml:"interface,omitempty"`
+	// Backend is how live frames come from the kernel: "socket" (pure Go,
+	// the default when empty) or "afpacket" (a shared-memory ring, only
+	// in builds with the afpacket tag).
+	Backend string `json:"backend,omitempty" yaml:"backend,omitempty"`
 }
+
+// CaptureBackends are the values capture.backend accepts.
+var CaptureBackends = []string{"socket", "afpacket"}
 
 // ActiveConfig says whether devices may be queried and how gently. Fields
 // absent from the file keep the conservative values of the embedded default.
@@ -326,6 +335,12 @@ func (d *configDecoder) capture(n *yaml.Node, field string, c *CaptureConfig) {
 			}
 		},
 		"interface": func(n *yaml.Node, f string) { c.Interface = d.str(n, f) },
+		"backend": func(n *yaml.Node, f string) {
+			c.Backend = d.str(n, f)
+			if c.Backend != "" && !slices.Contains(CaptureBackends, c.Backend) {
+				d.problemAt(d.resolve(n, f), f, "unknown capture backend %q (want one of %s)", c.Backend, strings.Join(CaptureBackends, ", "))
+			}
+		},
 	})
 }
 

@@ -169,6 +169,8 @@ func TestParseReportsBadConfigs(t *testing.T) {
 		{"CSV duplicates inline entry", zoneDocHead + "  assets: [{ip: 10.10.2.10}]\n  asset_register_csv: register-dup-inline.csv\n",
 			[]wantProblem{{filepath.Join("testdata", "register-dup-inline.csv") + ":2:1", "ip",
 				"duplicate IP 10.10.2.10 in the asset register (already at bad.yaml:4:17)"}}},
+		{"unknown capture backend", zoneDocHead + "capture:\n  backend: pfring\n",
+			[]wantProblem{{"bad.yaml:5:12", "capture.backend", `unknown capture backend "pfring" (want one of socket, afpacket)`}}},
 		{"YAML syntax error", zoneDocHead + "  cidrs: [10.0.0.0/8\ncapture: {}\n",
 			[]wantProblem{{"bad.yaml:4", "", "YAML syntax: did not find expected ',' or ']'"}}},
 		// yaml.v3 gives parser errors 0-based lines; these pin the fix-up.

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/otaudit/otaudit/agent"
+	"github.com/otaudit/otaudit/configs"
 )
 
 // liveOptions are the flags of `otaudit scan --interface IFACE --duration D`:
@@ -16,12 +20,14 @@ type liveOptions struct {
 	Interface   string
 	Duration    time.Duration
 	FullPayload bool
+	Backend     string
 }
 
 func addLiveFlags(cmd *cobra.Command, o *liveOptions) {
 	cmd.Flags().StringVar(&o.Interface, "interface", "", "capture live on this interface (SPAN/mirror port; needs CAP_NET_RAW; sends nothing)")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 0, "how long to capture with --interface (e.g. 10m)")
 	cmd.Flags().BoolVar(&o.FullPayload, "full-payload", false, "with --interface: deliver every frame whole (by default frames of ports no decoder reads are cut to their headers in the kernel)")
+	cmd.Flags().StringVar(&o.Backend, "capture-backend", "", "with --interface: socket (pure Go) or afpacket (shared-memory ring, only in builds with -tags afpacket); default: the configuration's capture.backend, else socket")
 }
 
 func (o *liveOptions) validate(s *scanOptions) error {
@@ -31,6 +37,8 @@ func (o *liveOptions) validate(s *scanOptions) error {
 			return usageError{errors.New("--duration needs --interface")}
 		case o.FullPayload:
 			return usageError{errors.New("--full-payload needs --interface")}
+		case o.Backend != "":
+			return usageError{errors.New("--capture-backend needs --interface")}
 		}
 		return nil
 	}
@@ -41,6 +49,8 @@ func (o *liveOptions) validate(s *scanOptions) error {
 		return usageError{errors.New("--interface (passive) and --active are separate scans: run one, then the other")}
 	case o.Duration <= 0:
 		return usageError{errors.New("--interface needs --duration (how long to capture, e.g. 10m)")}
+	case o.Backend != "" && !slices.Contains(configs.CaptureBackends, o.Backend):
+		return usageError{fmt.Errorf("--capture-backend %q: want one of %s", o.Backend, strings.Join(configs.CaptureBackends, ", "))}
 	}
 	return nil
 }
@@ -50,7 +60,7 @@ func runLiveScan(ctx context.Context, o *scanOptions) error {
 	if err != nil {
 		return err
 	}
-	res, scanErr := a.LiveScan(ctx, agent.LiveRequest{Interface: o.Live.Interface, Duration: o.Live.Duration, FullPayload: o.Live.FullPayload})
+	res, scanErr := a.LiveScan(ctx, agent.LiveRequest{Interface: o.Live.Interface, Duration: o.Live.Duration, FullPayload: o.Live.FullPayload, Backend: o.Live.Backend})
 	if res == nil {
 		return scanErr
 	}

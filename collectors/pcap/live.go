@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/gopacket"
 	"golang.org/x/net/bpf"
 )
 
@@ -32,6 +33,66 @@ type LiveOptions struct {
 	// NoPromiscuous leaves the interface out of promiscuous mode (on a
 	// SPAN or mirror port it must be on to see other hosts' traffic).
 	NoPromiscuous bool
+	// Backend is how frames come from the kernel: BackendSocket (the
+	// default, "" too) or BackendAFPacket, when this build has it.
+	Backend string
+}
+
+// Capture backends. The socket is pure Go and copies each frame out of
+// the kernel with one system call; afpacket (gopacket's TPACKET_V3 ring,
+// shared memory, no system call per frame) needs cgo, so it is only in
+// builds with the afpacket tag (`go build -tags afpacket`).
+const (
+	BackendSocket   = "socket"
+	BackendAFPacket = "afpacket"
+)
+
+// frameReader is a capture backend: receive only.
+type frameReader interface {
+	// read returns the next frame, valid until the next call, with any
+	// 802.1Q tag the kernel took out put back; errSocketClosed once
+	// close was called.
+	read() ([]byte, gopacket.CaptureInfo, error)
+	// stats returns the kernel's counters since the capture began.
+	stats() (received, dropped int64)
+	// close wakes a read in progress and releases the capture; safe to
+	// call from another goroutine and more than once.
+	close() error
+}
+
+// errNoAFPacket says the afpacket backend was asked of a build without it.
+var errNoAFPacket = fmt.Errorf("this otaudit was built without the %s backend: build it with `go build -tags afpacket` (needs cgo and a C compiler, Linux only), or use the %s backend", BackendAFPacket, BackendSocket)
+
+// CheckBackend says whether this build can capture with backend ("" is
+// the default, BackendSocket), so that a scan can refuse it before it
+// begins.
+func CheckBackend(backend string) error {
+	switch backend {
+	case "", BackendSocket:
+		return nil
+	case BackendAFPacket:
+		if !afpacketBuilt {
+			return errNoAFPacket
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown capture backend %q (want %s or %s)", backend, BackendSocket, BackendAFPacket)
+}
+
+// openFrameReader opens iface with the backend named, filter attached
+// (nil: every frame whole).
+func openFrameReader(iface, backend string, filter []bpf.RawInstruction, promisc bool) (frameReader, error) {
+	if err := CheckBackend(backend); err != nil {
+		return nil, fmt.Errorf("live capture on %s: %w", iface, err)
+	}
+	if backend == BackendAFPacket {
+		return openAFPacket(iface, filter, promisc)
+	}
+	s, err := openPacketSocket(iface, filter, promisc)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // HeaderSnap is how much of a frame the default kernel filter keeps when
@@ -75,7 +136,7 @@ func Live(ctx context.Context, iface string, opts LiveOptions, emit func(*Result
 	if err := ctx.Err(); err != nil {
 		return total, nil
 	}
-	sock, err := openPacketSocket(iface, filter, !opts.NoPromiscuous)
+	sock, err := openFrameReader(iface, opts.Backend, filter, !opts.NoPromiscuous)
 	if err != nil {
 		return total, err
 	}
@@ -106,7 +167,7 @@ func Live(ctx context.Context, iface string, opts LiveOptions, emit func(*Result
 type liveRun struct {
 	opts  LiveOptions
 	name  string
-	sock  *packetSocket
+	sock  frameReader
 	emit  func(*Result) error
 	total *Stats
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -293,14 +294,42 @@ func TestLivePermissionError(t *testing.T) {
 		}
 		return
 	}
-	_, err := Live(context.Background(), "lo", LiveOptions{}, nil)
-	var pe *PermissionError
-	if !errors.As(err, &pe) {
-		t.Fatalf("Live without CAP_NET_RAW: %v, want a *PermissionError", err)
+	for _, backend := range liveBackends(t) {
+		_, err := Live(context.Background(), "lo", LiveOptions{Backend: backend}, nil)
+		var pe *PermissionError
+		if !errors.As(err, &pe) {
+			t.Fatalf("Live (%s backend) without CAP_NET_RAW: %v, want a *PermissionError", backend, err)
+		}
+		const want = "live capture on lo needs CAP_NET_RAW (run as root or grant the capability): operation not permitted"
+		if err.Error() != want {
+			t.Fatalf("%s backend: error %q, want %q", backend, err, want)
+		}
+		t.Logf("%s backend: %s", backend, err)
 	}
-	const want = "live capture on lo needs CAP_NET_RAW (run as root or grant the capability): operation not permitted"
-	if err.Error() != want {
-		t.Fatalf("error %q, want %q", err, want)
+}
+
+// liveBackends are the capture backends of this build; the test log says
+// when afpacket is not among them.
+func liveBackends(t *testing.T) []string {
+	if !afpacketBuilt {
+		t.Logf("the %s backend is not in this build (go test -tags afpacket; CI runs it): only %s tested", BackendAFPacket, BackendSocket)
+		return []string{BackendSocket}
 	}
-	t.Log(err.Error())
+	return []string{BackendSocket, BackendAFPacket}
+}
+
+// TestLiveBackendChoice: an unknown backend, and afpacket in a build
+// without it, are refused before anything is opened, naming what to do.
+func TestLiveBackendChoice(t *testing.T) {
+	_, err := Live(context.Background(), "lo", LiveOptions{Backend: "pfring"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `unknown capture backend "pfring" (want socket or afpacket)`) {
+		t.Fatalf("backend pfring: %v", err)
+	}
+	if afpacketBuilt {
+		return
+	}
+	_, err = Live(context.Background(), "lo", LiveOptions{Backend: BackendAFPacket}, nil)
+	if err == nil || !strings.Contains(err.Error(), "built without the afpacket backend: build it with `go build -tags afpacket`") {
+		t.Fatalf("backend afpacket in a build without it: %v", err)
+	}
 }

@@ -29,6 +29,9 @@ import (
 // frames that end transmitted (its tx counter, and the peer's rx counter)
 // must not move while the capture runs, and the capture must have seen the
 // traffic. Root only; nothing leaves the two namespaces.
+// It runs once per capture backend of the build, and checks that the
+// interface is promiscuous while the capture runs (on a veth every frame
+// reaches the socket anyway, so the traffic alone cannot show it).
 func TestLiveSendsNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces (ip netns); run the package tests as root to prove passive capture sends nothing")
@@ -36,7 +39,13 @@ func TestLiveSendsNothing(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("iproute2 `ip` not on PATH: " + err.Error())
 	}
-	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	for i, backend := range liveBackends(t) {
+		t.Run(backend, func(t *testing.T) { liveSendsNothing(t, backend, i) })
+	}
+}
+
+func liveSendsNothing(t *testing.T, backend string, n int) {
+	id := fmt.Sprintf("%d%d", os.Getpid()%10000, n)
 	nsCap, nsPeer := "otaudit-cap-"+id, "otaudit-peer-"+id
 	vCap, vPeer := "otc"+id, "otp"+id
 	run := func(args ...string) {
@@ -86,7 +95,7 @@ func TestLiveSendsNothing(t *testing.T) {
 			done <- liveOut{err: err}
 			return
 		}
-		st, err := Live(ctx, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 50 * time.Millisecond}, func(r *Result) error {
+		st, err := Live(ctx, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 50 * time.Millisecond, Backend: backend}, func(r *Result) error {
 			mu.Lock()
 			results = append(results, r)
 			ok := liveSawPeer(results)
@@ -154,10 +163,17 @@ func TestLiveSendsNothing(t *testing.T) {
 	if err := <-sendErr; err != nil {
 		t.Fatalf("the capture never reported the peer's traffic: %v", err)
 	}
+	promiscDuring := linkPromiscuity(t, nsCap, vCap)
 	cancel()
 	out := <-done
 	if out.err != nil {
 		t.Fatalf("Live: %v", out.err)
+	}
+	if promiscDuring != 1 {
+		t.Errorf("promiscuity of %s while capturing: %d, want 1", vCap, promiscDuring)
+	}
+	if after := linkPromiscuity(t, nsCap, vCap); after != 0 {
+		t.Errorf("promiscuity of %s after the capture: %d, want 0", vCap, after)
 	}
 
 	txAfter := linkCounter(t, nsCap, vCap, "tx")
@@ -171,8 +187,8 @@ func TestLiveSendsNothing(t *testing.T) {
 	if out.stats.Packets == 0 || out.stats.Format != "live" {
 		t.Errorf("stats %+v: want live packets", out.stats)
 	}
-	t.Logf("captured %d frames in %d windows, kernel drops %d; capture side tx %d→%d, peer rx %d→%d",
-		out.stats.Packets, len(results), out.stats.Dropped, txBefore, txAfter, rxPeerBefore, rxPeerAfter)
+	t.Logf("%s backend: captured %d frames in %d windows, kernel drops %d; capture side tx %d→%d, peer rx %d→%d",
+		backend, out.stats.Packets, len(results), out.stats.Dropped, txBefore, txAfter, rxPeerBefore, rxPeerAfter)
 }
 
 // liveSawPeer: the SNMP community from 10.99.0.2, the tagged host on VLAN
@@ -227,6 +243,22 @@ func linkCounter(t *testing.T, ns, dev, which string) int64 {
 		t.Fatalf("ip -j link show %s: no %s counter: %s", dev, which, out)
 	}
 	return s.Packets
+}
+
+// linkPromiscuity is how many holders keep dev promiscuous.
+func linkPromiscuity(t *testing.T, ns, dev string) int {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "-d", "-j", "link", "show", "dev", dev).Output()
+	if err != nil {
+		t.Fatalf("ip -n %s -d link show %s: %v", ns, dev, err)
+	}
+	var links []struct {
+		Promiscuity *int `json:"promiscuity"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 || links[0].Promiscuity == nil {
+		t.Fatalf("ip -d -j link show %s: %v: %s", dev, err, out)
+	}
+	return *links[0].Promiscuity
 }
 
 type rawPeer struct {
