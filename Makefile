@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # (cgo: needs a C compiler).
 GOTAGS  ?=
 
-.PHONY: all build test test-afpacket demo bench lint fuzz clean integration bench-active bench-pcap
+.PHONY: all build test test-afpacket demo bench lint fuzz clean integration bench-active bench-pcap bench-live
 
 all: lint test build
 
@@ -38,6 +38,11 @@ bench:
 # "-cpuprofile cpu.out" or "-packets 4000000".
 bench-pcap:
 	$(GO) run ./.ci/benchpcap $(BENCH_PCAP_FLAGS)
+
+# Live capture, socket and afpacket backends side by side on a veth pair in
+# namespaces of its own (root; cgo for afpacket): frames seen, kernel drops.
+bench-live:
+	CGO_ENABLED=1 $(GO) test -tags afpacket -run '^$$' -bench LiveBackends -benchtime 1000000x ./collectors/pcap/
 
 # Active collectors against real devices in a network-namespace test zone
 # (root; installs snmpd, pymodbus, libmodbus, node-opcua): .ci/integration.sh.

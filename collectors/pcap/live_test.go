@@ -310,7 +310,7 @@ func TestLivePermissionError(t *testing.T) {
 
 // liveBackends are the capture backends of this build; the test log says
 // when afpacket is not among them.
-func liveBackends(t *testing.T) []string {
+func liveBackends(t testing.TB) []string {
 	if !afpacketBuilt {
 		t.Logf("the %s backend is not in this build (go test -tags afpacket; CI runs it): only %s tested", BackendAFPacket, BackendSocket)
 		return []string{BackendSocket}

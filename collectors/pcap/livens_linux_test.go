@@ -45,31 +45,7 @@ func TestLiveSendsNothing(t *testing.T) {
 }
 
 func liveSendsNothing(t *testing.T, backend string, n int) {
-	id := fmt.Sprintf("%d%d", os.Getpid()%10000, n)
-	nsCap, nsPeer := "otaudit-cap-"+id, "otaudit-peer-"+id
-	vCap, vPeer := "otc"+id, "otp"+id
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
-		_ = exec.Command("ip", "netns", "del", nsCap).Run()
-		_ = exec.Command("ip", "netns", "del", nsPeer).Run()
-	})
-	run("netns", "add", nsCap)
-	run("netns", "add", nsPeer)
-	run("link", "add", vCap, "netns", nsCap, "type", "veth", "peer", "name", vPeer, "netns", nsPeer)
-	// The capturing end: no address, no IPv6 (no DAD, router or MLD
-	// solicitations), no ARP — up only so it receives.
-	run("netns", "exec", nsCap, "sysctl", "-q", "-w", "net.ipv6.conf."+vCap+".disable_ipv6=1")
-	run("-n", nsCap, "link", "set", vCap, "arp", "off", "up")
-	run("netns", "exec", nsPeer, "sysctl", "-q", "-w", "net.ipv6.conf."+vPeer+".disable_ipv6=1")
-	run("-n", nsPeer, "addr", "add", "10.99.0.2/24", "dev", vPeer)
-	run("-n", nsPeer, "link", "set", vPeer, "up")
-	// The silent end never answers ARP: give the peer its neighbour.
-	run("-n", nsPeer, "neigh", "add", "10.99.0.1", "lladdr", "02:00:00:00:99:01", "dev", vPeer)
+	nsCap, nsPeer, vCap, vPeer := vethPair(t, n)
 
 	txBefore := linkCounter(t, nsCap, vCap, "tx")
 	rxPeerBefore := linkCounter(t, nsPeer, vPeer, "rx")
@@ -189,6 +165,38 @@ func liveSendsNothing(t *testing.T, backend string, n int) {
 	}
 	t.Logf("%s backend: captured %d frames in %d windows, kernel drops %d; capture side tx %d→%d, peer rx %d→%d",
 		backend, out.stats.Packets, len(results), out.stats.Dropped, txBefore, txAfter, rxPeerBefore, rxPeerAfter)
+}
+
+// vethPair makes two network namespaces of the test's own joined by a veth
+// pair, removed at the end of tb: the capturing end (vCap in nsCap) has no
+// address, no IPv6 and no ARP, so the kernel has no reason to speak from
+// it; the peer (vPeer in nsPeer) is 10.99.0.2/24 and believes 10.99.0.1 is
+// at 02:00:00:00:99:01 (the silent end never answers ARP).
+func vethPair(tb testing.TB, n int) (nsCap, nsPeer, vCap, vPeer string) {
+	tb.Helper()
+	id := fmt.Sprintf("%d%d", os.Getpid()%10000, n)
+	nsCap, nsPeer = "otaudit-cap-"+id, "otaudit-peer-"+id
+	vCap, vPeer = "otc"+id, "otp"+id
+	run := func(args ...string) {
+		tb.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			tb.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	tb.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", nsCap).Run()
+		_ = exec.Command("ip", "netns", "del", nsPeer).Run()
+	})
+	run("netns", "add", nsCap)
+	run("netns", "add", nsPeer)
+	run("link", "add", vCap, "netns", nsCap, "type", "veth", "peer", "name", vPeer, "netns", nsPeer)
+	run("netns", "exec", nsCap, "sysctl", "-q", "-w", "net.ipv6.conf."+vCap+".disable_ipv6=1")
+	run("-n", nsCap, "link", "set", vCap, "arp", "off", "up")
+	run("netns", "exec", nsPeer, "sysctl", "-q", "-w", "net.ipv6.conf."+vPeer+".disable_ipv6=1")
+	run("-n", nsPeer, "addr", "add", "10.99.0.2/24", "dev", vPeer)
+	run("-n", nsPeer, "link", "set", vPeer, "up")
+	run("-n", nsPeer, "neigh", "add", "10.99.0.1", "lladdr", "02:00:00:00:99:01", "dev", vPeer)
+	return nsCap, nsPeer, vCap, vPeer
 }
 
 // liveSawPeer: the SNMP community from 10.99.0.2, the tagged host on VLAN
