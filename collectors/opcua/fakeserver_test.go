@@ -249,7 +249,7 @@ func (f *fakeServer) value(n *ua.ReadValueID) *ua.DataValue {
 // SHA-1, 1024-bit) that is recorded rather than fatal.
 func TestProbeFakeServer(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
-	der, _, _ := makeCert(t, certSpec{1024, x509.SHA1WithRSA, now.Add(-72 * time.Hour), now.Add(-24 * time.Hour), "weak"}, nil, nil)
+	der, _, _ := makeCert(t, certSpec{Bits: 1024, SigAlg: x509.SHA1WithRSA, From: now.Add(-72 * time.Hour), To: now.Add(-24 * time.Hour), Subject: "weak"}, nil, nil)
 	f := startFakeServer(t, der)
 	l := testLimits()
 	l.CredentialGuessing, l.MaxAttemptsPerDevice = true, 2
@@ -317,7 +317,7 @@ func TestProbeFakeServer(t *testing.T) {
 // refused one recorded as a known default that was not accepted.
 func TestFakeServerLogins(t *testing.T) {
 	now := time.Now().UTC()
-	der, _, _ := makeCert(t, certSpec{2048, x509.SHA256WithRSA, now.Add(-time.Hour), now.Add(time.Hour), "strong"}, nil, nil)
+	der, _, _ := makeCert(t, certSpec{Bits: 2048, SigAlg: x509.SHA256WithRSA, From: now.Add(-time.Hour), To: now.Add(time.Hour), Subject: "strong"}, nil, nil)
 	f := startFakeServer(t, der)
 	l := testLimits()
 	l.CredentialGuessing, l.MaxAttemptsPerDevice = true, 2

@@ -22,6 +22,7 @@ import (
 	"github.com/gopcua/opcua/uapolicy"
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/collectors/active"
+	"github.com/otaudit/otaudit/collectors/certinfo"
 )
 
 // portRun is one port of one device in one run.
@@ -309,7 +310,7 @@ func (r *portRun) emitEndpoints(eps []*ua.EndpointDescription, servers []*ua.App
 			c, ok := certs[key]
 			if !ok {
 				var err error
-				if c, err = parseCertificate(ep.ServerCertificate); err != nil {
+				if c, err = certinfo.Describe(ep.ServerCertificate); err != nil {
 					r.log.Warn("server certificate unreadable", "url", ep.EndpointURL, "error", err)
 				}
 				certs[key] = c

@@ -18,7 +18,7 @@ import (
 func strongCert(t *testing.T) []byte {
 	t.Helper()
 	now := time.Now().UTC()
-	der, _, _ := makeCert(t, certSpec{2048, x509.SHA256WithRSA, now.Add(-time.Hour), now.Add(time.Hour), "strong"}, nil, nil)
+	der, _, _ := makeCert(t, certSpec{Bits: 2048, SigAlg: x509.SHA256WithRSA, From: now.Add(-time.Hour), To: now.Add(time.Hour), Subject: "strong"}, nil, nil)
 	return der
 }
 
