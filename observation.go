@@ -195,4 +195,8 @@ type SecureChannel struct {
 	Endpoint string `json:"endpoint,omitempty"`
 	// Protected is false when the traffic is neither signed nor encrypted.
 	Protected bool `json:"protected"`
+	// ServerCertificate is the certificate the server signed the channel
+	// with, when the capture showed it (an OPC UA OpenSecureChannel
+	// response under a policy other than None); the latest one seen.
+	ServerCertificate *Certificate `json:"server_certificate,omitempty"`
 }

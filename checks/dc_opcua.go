@@ -10,7 +10,7 @@ import (
 
 // OPC UA message security and certificate checks (reference #37-#41),
 // from the endpoints the active collector read and, for the deprecated
-// policies, from secure channels seen on the wire.
+// policies and the certificates, from secure channels seen on the wire.
 
 // scopeOPCUAAnyServers are the OPC UA servers inside the zone described by
 // the active collector or seen passively.
@@ -22,16 +22,37 @@ func scopeOPCUAAnyServers(in *Input) applicability {
 	return applicability{assets: sortedKeys(servers), notApplicable: "no OPC UA server inside the zone"}
 }
 
-// scopeOPCUACertificates are the servers inside the zone whose endpoint
-// descriptions carried a certificate.
+// scopeOPCUACertificates are the servers inside the zone that presented a
+// certificate: in an endpoint description, or signing a secure channel.
+// A capture alone that showed none has not looked at the certificates (a
+// server may only have been used without security): NOT_ASSESSED, unless
+// the active collector read the endpoints.
 func scopeOPCUACertificates(in *Input) applicability {
 	servers := map[string]bool{}
-	for _, o := range in.opcuaEndpoints() {
-		if ep := o.Endpoint; ep.Certificate != nil && in.inside(ep.Server) {
-			servers[otaudit.AssetKey(ep.Server.Unmap())] = true
-		}
+	in.eachServerCertificate(func(server netip.Addr, _ *otaudit.Certificate, _ string, _ otaudit.Observation) {
+		servers[otaudit.AssetKey(server.Unmap())] = true
+	})
+	if len(servers) == 0 && !in.Collected["opcua"] {
+		return applicability{notAssessed: "no OPC UA server certificate was read: the active OPC UA collector did not run, and no secure channel in the capture was signed with one"}
 	}
 	return applicability{assets: sortedKeys(servers), notApplicable: "no OPC UA server inside the zone presented a certificate"}
+}
+
+// eachServerCertificate calls fn for each certificate an OPC UA server
+// inside the zone presented, with the endpoint URL it came with and its
+// observation: the endpoint descriptions the active collector read, and
+// the secure channels seen on the wire whose server signed with one.
+func (in *Input) eachServerCertificate(fn func(server netip.Addr, c *otaudit.Certificate, url string, o otaudit.Observation)) {
+	for _, o := range in.opcuaEndpoints() {
+		if ep := o.Endpoint; ep.Certificate != nil && in.inside(ep.Server) {
+			fn(ep.Server, ep.Certificate, ep.URL, o)
+		}
+	}
+	for _, o := range in.ix().channels {
+		if ch := o.SecureChannel; ch.Protocol == "opcua" && ch.ServerCertificate != nil && in.inside(ch.Server) {
+			fn(ch.Server, ch.ServerCertificate, ch.Endpoint, o)
+		}
+	}
 }
 
 // evalOPCUASignOnly (#37): the strongest mode a server offers is Sign. M1
@@ -166,16 +187,17 @@ func evalOPCUADeprecatedPolicy(in *Input) []otaudit.Finding {
 
 // serverCertificates groups the certificates the zone's OPC UA servers
 // presented, one group per server and certificate, keeping the endpoints
-// that presented each.
+// and channels that presented each.
 func (in *Input) serverCertificates(match func(c *otaudit.Certificate) bool) *grouped {
 	g := newGrouped()
-	for _, o := range in.opcuaEndpoints() {
-		ep := o.Endpoint
-		if c := ep.Certificate; c != nil && in.inside(ep.Server) && match(c) {
-			x := g.add(ep.Server, certKey(c), o)
-			x.tags["url:"+ep.URL] = true
+	in.eachServerCertificate(func(server netip.Addr, c *otaudit.Certificate, url string, o otaudit.Observation) {
+		if match(c) {
+			x := g.add(server, certKey(c), o)
+			if url != "" {
+				x.tags["url:"+url] = true
+			}
 		}
-	}
+	})
 	return g
 }
 
@@ -188,7 +210,23 @@ func certKey(c *otaudit.Certificate) string {
 	return fmt.Sprintf("%s|%s", c.Subject, c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"))
 }
 
-func firstCert(x *group) *otaudit.Certificate { return x.obs[0].Endpoint.Certificate }
+// certPlaces says where a group's certificate was presented: "on" its
+// endpoint URLs, or on the wire when no URL came with it (a secure channel
+// whose Hello the capture missed).
+func certPlaces(x *group) string {
+	if urls := tagValues(x.tags, "url:"); len(urls) > 0 {
+		return "on " + listSome(urls, 2)
+	}
+	return "in a secure channel seen on the wire"
+}
+
+// firstCert is the certificate of a serverCertificates group.
+func firstCert(x *group) *otaudit.Certificate {
+	if o := x.obs[0]; o.Endpoint != nil {
+		return o.Endpoint.Certificate
+	}
+	return x.obs[0].SecureChannel.ServerCertificate
+}
 
 // evalOPCUACertExpired (#39): the server certificate is expired or not yet
 // valid at the evaluation time (Input.Now, else the latest evidence time,
@@ -210,8 +248,8 @@ func evalOPCUACertExpired(in *Input) []otaudit.Finding {
 		if c.NotBefore.After(now) {
 			state = fmt.Sprintf("not valid before %s", c.NotBefore.UTC().Format("2006-01-02"))
 		}
-		s := fmt.Sprintf("OPC UA server %s presents certificate %q (issuer %q) that was %s at %s, on %s.",
-			x.asset, c.Subject, c.Issuer, state, now.UTC().Format("2006-01-02 15:04Z"), listSome(tagValues(x.tags, "url:"), 2))
+		s := fmt.Sprintf("OPC UA server %s presents certificate %q (issuer %q) that was %s at %s, %s.",
+			x.asset, c.Subject, c.Issuer, state, now.UTC().Format("2006-01-02 15:04Z"), certPlaces(x))
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs})
 	})
 	return in.findings("DC-OPCUA-CERT-EXPIRED-OR-INVALID", hits)
@@ -226,8 +264,8 @@ func evalOPCUACertSelfSigned(in *Input) []otaudit.Finding {
 	var hits []hit
 	g.each(func(x *group) {
 		c := firstCert(x)
-		s := fmt.Sprintf("OPC UA server %s presents the self-signed certificate %q on %s; no trust list was given to tell whether it is managed.",
-			x.asset, c.Subject, listSome(tagValues(x.tags, "url:"), 2))
+		s := fmt.Sprintf("OPC UA server %s presents the self-signed certificate %q %s; no trust list was given to tell whether it is managed.",
+			x.asset, c.Subject, certPlaces(x))
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs})
 	})
 	return in.findings("DC-OPCUA-CERT-SELF-SIGNED", hits)
@@ -260,8 +298,8 @@ func evalOPCUACertWeakCrypto(in *Input) []otaudit.Finding {
 	var hits []hit
 	g.each(func(x *group) {
 		c := firstCert(x)
-		s := fmt.Sprintf("OPC UA server %s presents certificate %q with a %s, on %s.",
-			x.asset, c.Subject, certWeakness(c), listSome(tagValues(x.tags, "url:"), 2))
+		s := fmt.Sprintf("OPC UA server %s presents certificate %q with a %s, %s.",
+			x.asset, c.Subject, certWeakness(c), certPlaces(x))
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs})
 	})
 	return in.findings("DC-OPCUA-CERT-WEAK-CRYPTO", hits)

@@ -56,6 +56,15 @@ func uaToken(typ, policy string) otaudit.UserToken {
 	return t
 }
 
+// channelCert is a secure channel seen on the wire whose server signed it
+// with c.
+func channelCert(o otaudit.Observation, c otaudit.Certificate) otaudit.Observation {
+	ch := *o.SecureChannel
+	ch.ServerCertificate = &c
+	o.SecureChannel = &ch
+	return o
+}
+
 func withCert(o otaudit.Observation, c otaudit.Certificate) otaudit.Observation {
 	ep := *o.Endpoint
 	ep.Certificate = &c
@@ -278,7 +287,32 @@ func newEvaluatorCases() []evalCase {
 		{name: "CA-signed certificate", check: "DC-OPCUA-CERT-SELF-SIGNED",
 			fx:        fixture{zone: cell, collected: opcua, obs: []otaudit.Observation{withCert(endpoint("10.1.0.30", "Basic256Sha256", "SignAndEncrypt"), goodCert())}},
 			wantState: otaudit.CheckPassed},
+		{name: "self-signed certificate seen on the wire only", check: "DC-OPCUA-CERT-SELF-SIGNED",
+			fx: fixture{zone: cell, collected: []string{"pcap"}, obs: []otaudit.Observation{channelCert(channel("opcua", "10.1.0.9", "10.1.0.30", uaPolicy+"Basic256Sha256", true),
+				func() otaudit.Certificate { c := goodCert(); c.SelfSigned, c.Issuer = true, c.Subject; return c }())}},
+			want: []string{"ip:10.1.0.30|sha256:ab12"}, severity: otaudit.SeverityLow, summary: []string{`self-signed certificate "CN=plc-ua" in a secure channel seen on the wire`}},
+		{name: "the same certificate read and seen: one finding", check: "DC-OPCUA-CERT-SELF-SIGNED",
+			fx: fixture{zone: cell, collected: []string{"opcua", "pcap"}, obs: []otaudit.Observation{
+				withCert(endpoint("10.1.0.30", "Basic256Sha256", "SignAndEncrypt"), func() otaudit.Certificate { c := goodCert(); c.SelfSigned = true; return c }()),
+				channelCert(channel("opcua", "10.1.0.9", "10.1.0.30", uaPolicy+"Basic256Sha256", true), func() otaudit.Certificate { c := goodCert(); c.SelfSigned = true; return c }()),
+			}},
+			want: []string{"ip:10.1.0.30|sha256:ab12"}, severity: otaudit.SeverityLow, summary: []string{"on opc.tcp://10.1.0.30:4840/Basic256Sha256-SignAndEncrypt"}},
+		{name: "certificate of a server outside the zone, seen on the wire", check: "DC-OPCUA-CERT-SELF-SIGNED",
+			fx: fixture{zone: cell, collected: []string{"pcap"}, obs: []otaudit.Observation{channelCert(channel("opcua", "10.1.0.9", "192.0.2.30", uaPolicy+"Basic256Sha256", true),
+				func() otaudit.Certificate { c := goodCert(); c.SelfSigned = true; return c }())}},
+			wantState: otaudit.CheckNotAssessed},
+		{name: "active collector ran, no certificate anywhere", check: "DC-OPCUA-CERT-SELF-SIGNED",
+			fx:        fixture{zone: cell, collected: []string{"opcua", "pcap"}, obs: []otaudit.Observation{endpoint("10.1.0.30", "None", "None")}},
+			wantState: otaudit.CheckNotApplicable},
+		{name: "expired certificate seen on the wire", check: "DC-OPCUA-CERT-EXPIRED-OR-INVALID",
+			fx: fixture{zone: cell, collected: []string{"pcap"}, obs: []otaudit.Observation{channelCert(channel("opcua", "10.1.0.9", "10.1.0.30", uaPolicy+"Basic256Sha256", true),
+				func() otaudit.Certificate { c := goodCert(); c.NotAfter = t0.AddDate(0, 0, -3); return c }())}},
+			want: []string{"ip:10.1.0.30|sha256:ab12"}, severity: otaudit.SeverityMedium, summary: []string{"expired on 2025-02-26"}},
 		// DC-OPCUA-CERT-WEAK-CRYPTO (#41)
+		{name: "1024-bit key seen on the wire", check: "DC-OPCUA-CERT-WEAK-CRYPTO",
+			fx: fixture{zone: cell, collected: []string{"pcap"}, obs: []otaudit.Observation{channelCert(channel("opcua", "10.1.0.9", "10.1.0.30", uaPolicy+"Basic256Sha256", true),
+				func() otaudit.Certificate { c := goodCert(); c.KeyBits = 1024; return c }())}},
+			want: []string{"ip:10.1.0.30|sha256:ab12"}, severity: otaudit.SeverityMedium, summary: []string{"1024-bit key (minimum 2048)"}},
 		{name: "1024-bit key", check: "DC-OPCUA-CERT-WEAK-CRYPTO",
 			fx: fixture{zone: cell, collected: opcua, obs: []otaudit.Observation{withCert(endpoint("10.1.0.30", "Basic128Rsa15", "SignAndEncrypt"),
 				func() otaudit.Certificate { c := goodCert(); c.KeyBits = 1024; return c }())}},
@@ -575,6 +609,11 @@ func TestActiveChecksNeedTheirCollector(t *testing.T) {
 		if state[id] != otaudit.CheckNotAssessed {
 			t.Errorf("%s in a pcap-only scan: %s, want NOT_ASSESSED", id, state[id])
 		}
+	}
+	// The certificate checks read the wire too, but this capture showed no
+	// certificate: still NOT_ASSESSED (checked above), with the reason.
+	if r := rep.Reasons["DC-OPCUA-CERT-SELF-SIGNED"]; !strings.Contains(r, "no secure channel in the capture was signed") {
+		t.Errorf("DC-OPCUA-CERT-SELF-SIGNED reason %q", r)
 	}
 	// Checks that read the wire as well stay assessed.
 	for _, id := range []string{"DC-OPCUA-DEPRECATED-POLICY", "DC-SNMPV3-NO-PRIVACY"} {

@@ -243,6 +243,10 @@ func (a *analysis) secureChannel(ch otaudit.SecureChannel, f *frameInfo) {
 		g = &chanAgg{ch: ch}
 		a.chans[k] = g
 	}
+	if ch.ServerCertificate != nil {
+		// A certificate renewed during the capture: the one in use now.
+		g.ch.ServerCertificate = ch.ServerCertificate
+	}
 	g.add(f)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/otaudit/otaudit"
 )
@@ -157,6 +158,25 @@ func TestSharedCapturesSecureChannels(t *testing.T) {
 		"snmp_v3_get_next.pcap":     {"snmp 127.0.0.1 -> 127.0.0.1 policy=v3 noAuthNoPriv endpoint=- protected=false"},
 		"snmp_v2c_walk_public.pcap": {"snmp 138.68.14.240 -> 138.68.10.203 policy=v2c endpoint=- protected=false"},
 		"snmp_v1_trap_public.pcap":  {"snmp 192.168.0.2 -> 192.168.0.1 policy=v1 endpoint=- protected=false"},
+	}
+	// The server's OpenSecureChannel response under Basic256Sha256 carries
+	// its certificate (tshark: opcua.security.scert in frame 33).
+	r := analyzeShared(t, dir, "opcua_encrypted_basic256sha256.pcapng")
+	certs := 0
+	for _, o := range observations(r, otaudit.KindSecureChannel) {
+		ch := o.SecureChannel
+		c := ch.ServerCertificate
+		if c == nil {
+			continue
+		}
+		certs++
+		if !strings.HasSuffix(ch.Policy, "#Basic256Sha256") || c.Subject != "CN=python-opcua.example.org" || c.Issuer != c.Subject || !c.SelfSigned ||
+			c.KeyBits != 2048 || c.NotBefore.Format(time.DateOnly) != "2016-01-04" || c.NotAfter.Format(time.DateOnly) != "2025-09-23" {
+			t.Errorf("server certificate on %s: %+v", ch.Policy, c)
+		}
+	}
+	if certs != 1 {
+		t.Errorf("%d channels with a server certificate in the encrypted OPC UA capture, want 1", certs)
 	}
 	for file, w := range want {
 		t.Run(file, func(t *testing.T) {

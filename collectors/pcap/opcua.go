@@ -7,6 +7,7 @@ import (
 	"github.com/gopcua/opcua/uacp"
 	"github.com/gopcua/opcua/uasc"
 	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/collectors/certinfo"
 )
 
 // OPC UA binary (UA-TCP): the client's Hello names the endpoint URL, each
@@ -63,11 +64,22 @@ func (o *opcuaStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) 
 				a.decodeError(f.index, "opcua: OpenSecureChannel without a readable SecurityPolicyUri")
 				break
 			}
-			a.secureChannel(otaudit.SecureChannel{
+			ch := otaudit.SecureChannel{
 				Protocol: "opcua", Client: c.cli, Server: c.srv,
 				Policy: policy, Endpoint: o.endpoint,
 				Protected: policy != ua.SecurityPolicyURINone,
-			}, f)
+			}
+			if d == toClient && ch.Protected {
+				switch der, complete := opcuaSenderCertificate(body); {
+				case complete:
+					ch.ServerCertificate = opcuaCertificate(a, der, f)
+				case len(rest) < size && size <= maxStreamBuf:
+					return off // the server's certificate is not all here yet
+				}
+				// Else the chunk is larger than a stream buffers: the
+				// channel is seen without its certificate.
+			}
+			a.secureChannel(ch, f)
 		}
 		if len(rest) >= size {
 			off += size
@@ -94,6 +106,45 @@ func opcuaPolicy(chunk []byte) (policy string, complete bool) {
 		return "", n == 0 || n == 0xffffffff || int64(n) > int64(len(chunk))+maxStreamBuf
 	}
 	return printable([]byte(h.SecurityPolicyURI), 256), true
+}
+
+// opcuaSenderCertificate reads the SenderCertificate that follows the
+// SecurityPolicyUri in an OPN chunk (possibly cut short; the URI is known
+// to be whole): nil when null or empty; complete is false when it is not
+// all there yet.
+func opcuaSenderCertificate(chunk []byte) (cert []byte, complete bool) {
+	b := chunk[opcuaChannelLen:]
+	uri := int64(int32(binary.LittleEndian.Uint32(b)))
+	off := 4 + max(uri, 0)
+	if int64(len(b)) < off+4 {
+		return nil, false
+	}
+	n := int64(int32(binary.LittleEndian.Uint32(b[off:])))
+	switch {
+	case n <= 0:
+		return nil, true
+	case int64(len(b)) < off+4+n:
+		return nil, false
+	}
+	return b[off+4 : off+4+n], true
+}
+
+// opcuaCertificate describes the first certificate of an OPN's sender
+// certificate chain; nil (and a decode error) when it is not one.
+func opcuaCertificate(a *analysis, chain []byte, f *frameInfo) *otaudit.Certificate {
+	if len(chain) == 0 {
+		a.decodeError(f.index, "opcua: OpenSecureChannel under a security policy without a sender certificate")
+		return nil
+	}
+	der, err := certinfo.First(chain)
+	if err == nil {
+		var c *otaudit.Certificate
+		if c, err = certinfo.Describe(der); err == nil {
+			return c
+		}
+	}
+	a.decodeError(f.index, "opcua: server certificate: "+err.Error())
+	return nil
 }
 
 func (o *opcuaStream) gap(_ *analysis, _ *conn, d dir) { o.skip[d] = 0 }
