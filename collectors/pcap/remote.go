@@ -19,25 +19,27 @@ type sshStream struct {
 
 func (s *sshStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) int {
 	c.encrypted = 1
-	if s.done[d] {
-		return len(b)
-	}
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		if len(b) > 255 { // RFC 4253 bounds the identification line
-			s.done[d] = true
-			return len(b)
+	// Servers may send other lines before the identification string, in
+	// the same segment: each line of b is looked at, not only the first.
+	off := 0
+	for !s.done[d] {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			if len(b)-off > 255 { // RFC 4253 bounds the identification line
+				s.done[d] = true
+				return len(b)
+			}
+			return off
 		}
-		return 0
+		line := b[off : off+i]
+		off += i + 1
+		if bytes.HasPrefix(line, []byte("SSH-")) {
+			s.banner[d] = printable(line, 255)
+			s.done[d] = true
+			c.detail = s.detail()
+		}
 	}
-	line := b[:i]
-	// Servers may send other lines before the identification string.
-	if bytes.HasPrefix(line, []byte("SSH-")) {
-		s.banner[d] = printable(line, 255)
-		s.done[d] = true
-		c.detail = s.detail()
-	}
-	return i + 1
+	return len(b)
 }
 
 func (s *sshStream) detail() string {
