@@ -3,8 +3,15 @@
 package integration_test
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +19,12 @@ import (
 
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/ua"
 	"github.com/gosnmp/gosnmp"
+	"github.com/otaudit/otaudit"
+	"github.com/otaudit/otaudit/collectors/certinfo"
+	"github.com/otaudit/otaudit/collectors/pcap"
 )
 
 // writePlantCapture writes a small capture of other hosts talking (an HMI
@@ -73,4 +85,102 @@ func TestPassiveScanSendsNothing(t *testing.T) {
 		t.Errorf("a passive scan sent %d frames from %s: %v", a.FromAgent, agentAddr, a.Requests)
 	}
 	t.Logf("passive scan in %v: %d assets, %d frames on eth0, none from the agent", res.Wall.Round(time.Millisecond), out.Assets, a.Frames)
+}
+
+// TestPassiveOPCUACertificate: a client opens a Basic256Sha256
+// SignAndEncrypt channel to the real node-opcua server (an anonymous
+// session, nothing read or written) while tcpdump records it; the passive
+// analysis of that capture must describe the server certificate the
+// server's OpenSecureChannel response carried exactly as the server's own
+// endpoint description gives it (same SHA-256, subject, self-signed).
+func TestPassiveOPCUACertificate(t *testing.T) {
+	needZone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr := "opc.tcp://" + zoneHostPort(t, opcAddr, 4840)
+	eps, err := opcua.GetEndpoints(ctx, addr)
+	if err != nil {
+		t.Fatalf("GetEndpoints %s: %v", addr, err)
+	}
+	var ep *ua.EndpointDescription
+	for _, e := range eps {
+		if e.SecurityPolicyURI == policyB256Sha256 && e.SecurityMode == ua.MessageSecurityModeSignAndEncrypt {
+			ep = e
+		}
+	}
+	if ep == nil {
+		t.Fatalf("%s offers no Basic256Sha256 SignAndEncrypt endpoint", addr)
+	}
+	want, err := certinfo.Describe(ep.ServerCertificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const appURI = "urn:otaudit:integration:passive"
+	certDER, key := clientCertificate(t, appURI)
+
+	c := startCapture(t, "eth0")
+	client, err := opcua.NewClient(ep.EndpointURL,
+		opcua.Certificate(certDER), opcua.PrivateKey(key), opcua.ApplicationURI(appURI),
+		opcua.SecurityFromEndpoint(ep, ua.UserTokenTypeAnonymous), opcua.AuthAnonymous(), opcua.AutoReconnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Connect(ctx); err != nil {
+		t.Fatalf("Basic256Sha256 session to %s: %v", addr, err)
+	}
+	_ = client.Close(context.Background())
+	path := c.stop(t)
+
+	r, err := pcap.AnalyzeFile(ctx, path, pcap.Options{Judge: otaudit.CredentialJudge{Key: []byte("k")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, o := range r.Observations {
+		ch := o.SecureChannel
+		if o.Kind != otaudit.KindSecureChannel || ch.Protocol != "opcua" || ch.Policy != policyB256Sha256 {
+			continue
+		}
+		if ch.Server != opcAddr || ch.ServerCertificate == nil {
+			t.Errorf("Basic256Sha256 channel %s → %s: certificate %v", ch.Client, ch.Server, ch.ServerCertificate)
+			continue
+		}
+		found++
+		if got := ch.ServerCertificate; got.SHA256 != want.SHA256 || got.Subject != want.Subject || got.SelfSigned != want.SelfSigned || !got.NotAfter.Equal(want.NotAfter) {
+			t.Errorf("certificate on the wire %+v, endpoint description %+v", got, want)
+		}
+	}
+	if found == 0 {
+		t.Fatalf("no Basic256Sha256 channel with a certificate in the capture (%d packets)", r.Stats.Packets)
+	}
+	t.Logf("certificate %s (%s, self-signed %v) read from the wire as the endpoint describes it", want.Subject, want.SHA256[:16], want.SelfSigned)
+}
+
+// clientCertificate is a throwaway self-signed RSA-2048 application
+// certificate with the application URI as its URI SAN (servers check it).
+func clientCertificate(t *testing.T, appURI string) ([]byte, *rsa.PrivateKey) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(appURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "otaudit integration client"},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment |
+			x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
 }
