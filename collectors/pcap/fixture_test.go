@@ -113,6 +113,36 @@ func (s *tcpSession) fin() *tcpSession {
 	return s
 }
 
+// analyzeExchange analyses one TCP connection from 10.0.0.1:40000 to
+// 10.0.0.9:sport that carries client's bytes, then server's (serverFirst:
+// the other way round), each as one segment when not empty.
+func analyzeExchange(t testing.TB, sport uint16, client, server []byte, serverFirst bool) *Result {
+	t.Helper()
+	s := newTCPSession(t, "10.0.0.1", 40000, "10.0.0.9", sport)
+	send := []func(){
+		func() {
+			if len(client) > 0 {
+				s.client(client)
+			}
+		},
+		func() {
+			if len(server) > 0 {
+				s.server(server)
+			}
+		},
+	}
+	if serverFirst {
+		send[0], send[1] = send[1], send[0]
+	}
+	send[0]()
+	send[1]()
+	r, err := analyzeBytes(t, "exchange.pcap", capture(t, s.frames...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func analyzeBytes(t testing.TB, name string, b []byte) (*Result, error) {
 	t.Helper()
 	return Analyze(context.Background(), bytes.NewReader(b), name, Options{Judge: testJudge})

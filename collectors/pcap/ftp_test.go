@@ -99,17 +99,7 @@ func FuzzFTPControl(f *testing.F) {
 	f.Add([]byte("USER a\nPASS b\nUSER c\nPASS d\n"), []byte("530 no\n230-a\n230 b\n"))
 	f.Add([]byte("PASS "+strings.Repeat("p", 3000)), []byte("230"))
 	f.Fuzz(func(t *testing.T, client, server []byte) {
-		s := newTCPSession(t, "10.0.0.1", 40021, "10.0.0.5", 21)
-		if len(server) > 0 {
-			s.server(server)
-		}
-		if len(client) > 0 {
-			s.client(client)
-		}
-		r, err := analyzeBytes(t, "fuzz.pcap", capture(t, s.frames...))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := analyzeExchange(t, 21, client, server, true)
 		n := 0
 		for _, o := range observations(r, otaudit.KindCredential) {
 			if o.Credential.Protocol == "ftp" {

@@ -32,23 +32,10 @@ func benchLive(b *testing.B, backend string, n int) {
 	var seen atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	type liveOut struct {
-		stats Stats
-		err   error
-	}
-	done := make(chan liveOut, 1)
-	go func() {
-		runtime.LockOSThread() // the thread is discarded with its namespace
-		if err := enterNetns(nsCap); err != nil {
-			done <- liveOut{err: err}
-			return
-		}
-		st, err := Live(ctx, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 100 * time.Millisecond, Backend: backend}, func(r *Result) error {
-			seen.Add(r.Stats.Packets)
-			return nil
-		})
-		done <- liveOut{st, err}
-	}()
+	done := liveInNetns(ctx, nsCap, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 100 * time.Millisecond, Backend: backend}, func(r *Result) error {
+		seen.Add(r.Stats.Packets)
+		return nil
+	})
 
 	frames := make([][]byte, 256)
 	for i := range frames {

@@ -58,31 +58,16 @@ func liveSendsNothing(t *testing.T, backend string, n int) {
 	)
 	seen := make(chan struct{})
 	var once sync.Once
-	type liveOut struct {
-		stats Stats
-		err   error
-	}
-	done := make(chan liveOut, 1)
-	go func() {
-		// The socket is opened inside the capture namespace; once open it
-		// works from any thread.
-		runtime.LockOSThread() // the thread is discarded with its namespace
-		if err := enterNetns(nsCap); err != nil {
-			done <- liveOut{err: err}
-			return
+	done := liveInNetns(ctx, nsCap, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 50 * time.Millisecond, Backend: backend}, func(r *Result) error {
+		mu.Lock()
+		results = append(results, r)
+		ok := liveSawPeer(results)
+		mu.Unlock()
+		if ok {
+			once.Do(func() { close(seen) })
 		}
-		st, err := Live(ctx, vCap, LiveOptions{Options: Options{Judge: testJudge}, Flush: 50 * time.Millisecond, Backend: backend}, func(r *Result) error {
-			mu.Lock()
-			results = append(results, r)
-			ok := liveSawPeer(results)
-			mu.Unlock()
-			if ok {
-				once.Do(func() { close(seen) })
-			}
-			return nil
-		})
-		done <- liveOut{st, err}
-	}()
+		return nil
+	})
 
 	// The peer sends until the capture reports what it sent (the capture
 	// socket may open after the first datagrams: resending is the
@@ -165,6 +150,29 @@ func liveSendsNothing(t *testing.T, backend string, n int) {
 	}
 	t.Logf("%s backend: captured %d frames in %d windows, kernel drops %d; capture side tx %d→%d, peer rx %d→%d",
 		backend, out.stats.Packets, len(results), out.stats.Dropped, txBefore, txAfter, rxPeerBefore, rxPeerAfter)
+}
+
+// liveOut is what a Live run in a namespace returned.
+type liveOut struct {
+	stats Stats
+	err   error
+}
+
+// liveInNetns runs Live on iface inside the namespace ns until ctx ends,
+// and sends its outcome on the channel returned. The socket is opened
+// inside the namespace; once open it works from any thread.
+func liveInNetns(ctx context.Context, ns, iface string, opts LiveOptions, emit func(*Result) error) <-chan liveOut {
+	done := make(chan liveOut, 1)
+	go func() {
+		runtime.LockOSThread() // the thread is discarded with its namespace
+		if err := enterNetns(ns); err != nil {
+			done <- liveOut{err: err}
+			return
+		}
+		st, err := Live(ctx, iface, opts, emit)
+		done <- liveOut{st, err}
+	}()
+	return done
 }
 
 // vethPair makes two network namespaces of the test's own joined by a veth

@@ -163,17 +163,7 @@ func FuzzOPCUAStream(f *testing.F) {
 	f.Add(slices.Concat(uaHello(f, "opc.tcp://x:4840"), uaOPN(f, ua.SecurityPolicyURIBasic256Sha256, der, 8)), uaOPN(f, ua.SecurityPolicyURIBasic256Sha256, der, 64))
 	f.Add([]byte("OPNF\xff\xff\xff\x7f\x00\x00\x00\x00\xff\xff\xff\xff"), []byte("OPNF\x20\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00\x00abcd\xff\xff\xff\x7f"))
 	f.Fuzz(func(t *testing.T, client, server []byte) {
-		s := newTCPSession(t, "10.0.0.1", 40000, "10.0.0.7", 4840)
-		if len(client) > 0 {
-			s.client(client)
-		}
-		if len(server) > 0 {
-			s.server(server)
-		}
-		r, err := analyzeBytes(t, "fuzz.pcap", capture(t, s.frames...))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := analyzeExchange(t, 4840, client, server, false)
 		for _, o := range observations(r, otaudit.KindSecureChannel) {
 			if o.SecureChannel.ServerCertificate != nil && !o.SecureChannel.Protected {
 				t.Fatalf("certificate on an unprotected channel: %+v", o.SecureChannel)

@@ -155,17 +155,7 @@ func FuzzRemoteHandshakes(f *testing.F) {
 		default:
 			port = 3389
 		}
-		s := newTCPSession(t, "10.0.0.1", 51000, "10.0.0.9", port)
-		if len(client) > 0 {
-			s.client(client)
-		}
-		if len(server) > 0 {
-			s.server(server)
-		}
-		r, err := analyzeBytes(t, "fuzz.pcap", capture(t, s.frames...))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := analyzeExchange(t, port, client, server, false)
 		for _, o := range observations(r, otaudit.KindRemoteSession) {
 			if rs := o.RemoteSession; rs.BytesToServer != int64(len(client)) || rs.BytesToClient != int64(len(server)) {
 				t.Fatalf("session %+v: bytes %d/%d sent", rs, len(client), len(server))
