@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otaudit/otaudit/collectors/pcap"
+	"github.com/otaudit/otaudit/configs"
 )
 
 func TestLiveWindowFollowsTheSchedule(t *testing.T) {
@@ -41,5 +44,18 @@ func TestLiveScanNeedsInterfaceAndDuration(t *testing.T) {
 	// even open: beginning one would fail differently).
 	if _, err := a.LiveScan(context.Background(), LiveRequest{Interface: "lo", Duration: time.Second, Backend: "pfring"}); err == nil || !strings.Contains(err.Error(), `unknown capture backend "pfring"`) {
 		t.Errorf("LiveScan with an unknown backend: %v", err)
+	}
+}
+
+// TestCaptureBackendNamesAgree: every backend the configuration accepts is
+// one the capture knows (this build may lack afpacket, never the name).
+func TestCaptureBackendNamesAgree(t *testing.T) {
+	for _, b := range configs.CaptureBackends {
+		if err := pcap.CheckBackend(b); err != nil && strings.Contains(err.Error(), "unknown capture backend") {
+			t.Errorf("capture.backend %q: %v", b, err)
+		}
+	}
+	if err := pcap.CheckBackend("pfring"); err == nil {
+		t.Error("an unknown backend was accepted")
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Live capture: the same analysis as a capture file, fed from an AF_PACKET
-// socket (live_linux.go) instead of a file. It only ever receives; passive
+// socket (live_linux.go) or ring (live_afpacket.go) instead of a file. It only ever receives; passive
 // means the agent transmits nothing on the monitored segment (proved by
 // TestLiveSendsNothing in a network namespace pair).
 
