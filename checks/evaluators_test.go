@@ -439,6 +439,26 @@ func evaluatorCases() []evalCase {
 				flow("10.2.0.7", "10.1.0.30", "opcua", 4840, true),
 			}},
 			wantState: otaudit.CheckPassed},
+		{name: "dnp3 across the boundary without Secure Authentication", check: "SI-CLEARTEXT-CONTROL-ACROSS-BOUNDARY",
+			fx: fixture{zone: cell, obs: []otaudit.Observation{
+				flow("10.2.0.7", "10.1.0.5", "dnp3", 20000, true),
+				op("dnp3", "10.2.0.7", "10.1.0.5", otaudit.OpWrite, 5, "Direct Operate", 4),
+				op("dnp3", "10.2.0.7", "10.1.0.9", otaudit.OpOther, 32, "Authentication Request", 2), // another outstation's
+			}},
+			want: []string{"ip:10.1.0.5|dnp3|10.2.0.7"}, severity: otaudit.SeverityMedium},
+		{name: "dnp3 across the boundary with Secure Authentication", check: "SI-CLEARTEXT-CONTROL-ACROSS-BOUNDARY",
+			fx: fixture{zone: cell, obs: []otaudit.Observation{
+				flow("10.2.0.7", "10.1.0.5", "dnp3", 20000, true),
+				op("dnp3", "10.2.0.7", "10.1.0.5", otaudit.OpWrite, 5, "Direct Operate", 4),
+				op("dnp3", "10.2.0.7", "10.1.0.5", otaudit.OpOther, 32, "Authentication Request", 2),
+			}},
+			wantState: otaudit.CheckPassed},
+		{name: "dnp3 outstation answering with Authentication Responses", check: "SI-CLEARTEXT-CONTROL-ACROSS-BOUNDARY",
+			fx: fixture{zone: cell, obs: []otaudit.Observation{
+				flow("10.1.0.5", "10.2.0.7", "dnp3", 20000, true), // the outstation opened the connection
+				op("dnp3", "10.2.0.7", "10.1.0.5", otaudit.OpOther, 131, "Authentication Response", 3),
+			}},
+			wantState: otaudit.CheckPassed},
 		{name: "cleartext control without a boundary", check: "SI-CLEARTEXT-CONTROL-ACROSS-BOUNDARY",
 			fx:        fixture{zone: openZone(), obs: []otaudit.Observation{flow("10.2.0.7", "10.1.0.5", "modbus", 502, true)}},
 			wantState: otaudit.CheckNotApplicable},

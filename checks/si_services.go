@@ -112,6 +112,9 @@ func evalCleartextControlAcrossBoundary(in *Input) []otaudit.Finding {
 		if !otaudit.IsCleartextControlProtocol(f.Protocol) || !in.crosses(f.Client, f.Server) || in.isGroupAddress(f.Server) {
 			continue
 		}
+		if f.Protocol == "dnp3" && in.dnp3SecureAuth(f.Client, f.Server) {
+			continue // critical requests are authenticated (SAv5)
+		}
 		inside, peer := f.Server, f.Client
 		if !in.inside(inside) {
 			inside, peer = f.Client, f.Server
@@ -137,4 +140,28 @@ func evalCleartextControlAcrossBoundary(in *Input) []otaudit.Finding {
 		hits = append(hits, h)
 	})
 	return in.findings("SI-CLEARTEXT-CONTROL-ACROSS-BOUNDARY", hits)
+}
+
+// dnp3SecureAuth reports whether the DNP3 master and outstation a and b
+// (either way round) exchanged Secure Authentication messages: function
+// codes 32 and 33 (Authentication Request) or 131 (Authentication
+// Response), IEEE 1815-2012 clause 7. A pair that uses it has its critical
+// requests authenticated, which is the integrity the check asks for; its
+// session keys are exchanged with function 32 at every start and renewed
+// every few minutes, so a capture of any length shows them.
+func (in *Input) dnp3SecureAuth(a, b netip.Addr) bool {
+	x := in.ix()
+	a, b = a.Unmap(), b.Unmap()
+	for _, i := range x.opsOf[a] {
+		op := x.ops[i].Operation
+		c, s := op.Client.Unmap(), op.Server.Unmap()
+		if op.Protocol != "dnp3" || !(c == a && s == b || c == b && s == a) {
+			continue
+		}
+		switch op.Function {
+		case 32, 33, 131:
+			return true
+		}
+	}
+	return false
 }
