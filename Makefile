@@ -35,7 +35,8 @@ bench:
 # Passive analysis at scale: a synthetic capture of >= 2M packets and >= 1000
 # hosts (and the same traffic twice as long), otaudit vs a raw pcapgo read vs
 # tshark conversation statistics, peak RSS of each; BENCH_PCAP_FLAGS e.g.
-# "-cpuprofile cpu.out" or "-packets 4000000".
+# "-cpuprofile cpu.out", "-packets 4000000" or "-classes" (the base capture
+# split by traffic class, each measured alone).
 bench-pcap:
 	$(GO) run ./.ci/benchpcap $(BENCH_PCAP_FLAGS)
 

@@ -62,6 +62,7 @@ func main() {
 	packets := flag.Int64("packets", 2_100_000, "packets in the base capture")
 	dir := flag.String("dir", "", "directory for the captures (default: a temporary one, removed afterwards)")
 	noTshark := flag.Bool("no-tshark", false, "skip tshark even when installed")
+	classes := flag.Bool("classes", false, "also split the base capture by traffic class (web, Modbus, SNMP, DNS, remote access, other) and measure otaudit and the raw read on each alone")
 	plant := flag.String("plant", "../shared/pcaps", "folder of the public captures: its plant captures (*plant*.pcap), repeated to -packets, are measured too, as the issue's reference capture; skipped with a message when absent (\"\" to skip)")
 	flag.Parse()
 	if *child != "" {
@@ -71,7 +72,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*packets, *dir, *plant, *cpuprof, *memprof, *procs, *digest, *noTshark); err != nil {
+	if err := run(*packets, *dir, *plant, *cpuprof, *memprof, *procs, *digest, *noTshark, *classes); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpcap:", err)
 		os.Exit(1)
 	}
@@ -324,7 +325,7 @@ func synthetic(packets int64, repeat int) func(string) (int64, string, error) {
 	}
 }
 
-func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, noTshark bool) error {
+func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, noTshark, classes bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "otaudit-bench-pcap-")
 		if err != nil {
@@ -438,6 +439,9 @@ func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, 
 	}
 	if cpuprof != "" {
 		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)
+	}
+	if classes {
+		return measureClasses(filepath.Join(dir, captures[0].name+".pcap"), dir, self, procs)
 	}
 	return nil
 }
