@@ -21,10 +21,11 @@ import (
 	"github.com/otaudit/otaudit"
 )
 
-// Describe turns a DER certificate into what the checks judge. Expired, self-signed, SHA-1 or
-// short-key certificates are recorded as they are: judging them is the
-// checks' job, and a device with a bad certificate is exactly what the
-// audit is for. A certificate crypto/x509 cannot parse is an error.
+// Describe turns a DER certificate into what the checks judge. Expired,
+// self-signed, SHA-1 or short-key certificates are recorded as they are:
+// judging them is the checks' job, and a device with a bad certificate is
+// exactly what the audit is for. A certificate crypto/x509 cannot parse is
+// an error.
 func Describe(der []byte) (*otaudit.Certificate, error) {
 	if len(der) == 0 {
 		return nil, errors.New("no certificate")
