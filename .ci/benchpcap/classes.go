@@ -111,17 +111,18 @@ func splitByClass(src, dir string) ([]string, map[string]string, error) {
 }
 
 // measureClasses splits the base capture by traffic class and measures
-// otaudit's analysis and the raw read of each alone: which traffic the
-// ratio to the raw read comes from.
+// otaudit's analysis, the raw read and the connection floor of each alone:
+// which traffic the ratio to the raw read comes from, and how much of it any
+// connection tracking costs.
 func measureClasses(base, dir, self string, procs int) error {
 	names, paths, err := splitByClass(base, dir)
 	if err != nil {
 		return fmt.Errorf("split %s by traffic class: %w", base, err)
 	}
 	type row struct {
-		name          string
-		packets       int64
-		analyse, read float64
+		name                 string
+		packets              int64
+		analyse, read, floor float64
 	}
 	var rows []row
 	var total int64
@@ -135,19 +136,24 @@ func measureClasses(base, dir, self string, procs int) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, row{n, a.packets, a.seconds, raw.seconds})
+		floor, err := measure("connection floor", child(procs, self, "-child", "floor", "-file", paths[n]), true)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{n, a.packets, a.seconds, raw.seconds, floor.seconds})
 		total += a.packets
 		totalTime += a.seconds
 	}
 	fmt.Printf("\nbase capture by traffic class, each class analysed alone (fixed costs weigh more on the small ones):\n")
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "class\tpackets\tshare\totaudit ns/packet\traw ns/packet\ttime vs raw\tshare of otaudit time\t")
+	fmt.Fprintln(tw, "class\tpackets\tshare\totaudit ns/packet\traw ns/packet\tfloor ns/packet\ttime vs raw\tfloor vs raw\tshare of otaudit time\t")
 	for _, r := range rows {
 		if r.packets == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f%%\t%.0f\t%.0f\t%.1f×\t%.0f%%\t\n", r.name, r.packets, 100*float64(r.packets)/float64(total),
-			r.analyse/float64(r.packets)*1e9, r.read/float64(r.packets)*1e9, r.analyse/r.read, 100*r.analyse/totalTime)
+		per := func(s float64) float64 { return s / float64(r.packets) * 1e9 }
+		fmt.Fprintf(tw, "%s\t%d\t%.0f%%\t%.0f\t%.0f\t%.0f\t%.1f×\t%.1f×\t%.0f%%\t\n", r.name, r.packets, 100*float64(r.packets)/float64(total),
+			per(r.analyse), per(r.read), per(r.floor), r.analyse/r.read, r.floor/r.read, 100*r.analyse/totalTime)
 	}
 	return tw.Flush()
 }

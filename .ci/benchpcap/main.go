@@ -3,7 +3,9 @@
 // same traffic twice as long, to a temporary directory, then measures side
 // by side, each in its own child process (peak RSS: the child's VmHWM):
 // otaudit's full passive analysis, a raw pcapgo read of the file (the
-// floor), and tshark's conversation statistics (when tshark is installed).
+// floor), the connection floor (floor.go: what tracking connections alone
+// costs), a bare gopacket decode, and tshark's conversation statistics (when
+// tshark is installed).
 // It prints a table with the ratios. A benchmark, not a test: nothing here
 // passes or fails on a duration.
 package main
@@ -53,7 +55,7 @@ type childResult struct {
 }
 
 func main() {
-	child := flag.String("child", "", "internal: run one measurement (analyze|raw) on -file")
+	child := flag.String("child", "", "internal: run one measurement (analyze|raw|floor|bare) on -file")
 	file := flag.String("file", "", "internal: capture for -child")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of otaudit's analysis of the base capture here")
 	memprof := flag.String("memprofile", "", "write a heap profile (allocations; in-use at its end) of otaudit's analysis of the base capture here")
@@ -133,6 +135,12 @@ func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 			res.Packets++
 		}
 		res.Seconds = time.Since(start).Seconds()
+	case "floor":
+		n, err := connectionFloor(file)
+		if err != nil {
+			return err
+		}
+		res.Packets, res.Seconds = n, time.Since(start).Seconds()
 	case "bare":
 		n, err := bareDecode(file)
 		if err != nil {
@@ -386,6 +394,10 @@ func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, 
 			return err
 		}
 		ms = append(ms, m)
+		if m, err = measure("connection floor (floor.go)", child(procs, self, "-child", "floor", "-file", path), true); err != nil {
+			return err
+		}
+		ms = append(ms, m)
 		if m, err = measure("bare gopacket decode + flow map", child(procs, self, "-child", "bare", "-file", path), true); err != nil {
 			return err
 		}
@@ -406,8 +418,8 @@ func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, 
 		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "tool\tseconds\tMpackets/s\tpeak RSS MB\ttime vs raw\ttshark time / this\t\t")
 		raw, ts := ms[1], measurement{}
-		if len(ms) > 3 {
-			ts = ms[3]
+		if len(ms) > 4 {
+			ts = ms[4]
 		}
 		for _, m := range ms {
 			pps := float64(m.packets) / m.seconds / 1e6
@@ -435,7 +447,7 @@ func run(packets int64, dir, plant, cpuprof, memprof string, procs int, digest, 
 		fmt.Println("tshark not installed: the peer column is empty")
 	}
 	if procs > 0 {
-		fmt.Printf("otaudit, the raw read and the bare decode ran with GOMAXPROCS=%d\n", procs)
+		fmt.Printf("otaudit, the raw read, the connection floor and the bare decode ran with GOMAXPROCS=%d\n", procs)
 	}
 	if cpuprof != "" {
 		fmt.Printf("CPU profile of the base analysis: %s (go tool pprof -top %s %s)\n", cpuprof, self, cpuprof)
