@@ -190,13 +190,15 @@ type SecureChannel struct {
 	Protocol string     `json:"protocol"`
 	Client   netip.Addr `json:"client"`
 	Server   netip.Addr `json:"server"`
-	// Policy is e.g. the OPC UA SecurityPolicyUri or the SNMP version.
+	// Policy is e.g. the OPC UA SecurityPolicyUri, the SNMP version, or
+	// the TLS version and cipher suite ("TLS 1.2 TLS_ECDHE_RSA_WITH_…").
 	Policy   string `json:"policy"`
 	Endpoint string `json:"endpoint,omitempty"`
 	// Protected is false when the traffic is neither signed nor encrypted.
 	Protected bool `json:"protected"`
 	// ServerCertificate is the certificate the server signed the channel
 	// with, when the capture showed it (an OPC UA OpenSecureChannel
-	// response under a policy other than None); the latest one seen.
+	// response under a policy other than None, a TLS 1.0–1.2 server's
+	// Certificate message); the latest one seen.
 	ServerCertificate *Certificate `json:"server_certificate,omitempty"`
 }

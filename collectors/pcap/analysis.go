@@ -53,10 +53,11 @@ type analysis struct {
 	// recent caches the connections of recent transport packets (conn.go):
 	// the lookup in conns is the analysis's dearest.
 	recent connCache
-	// spareConns are folded connections kept for reuse, spareHTTP their
-	// HTTP dissectors (conn.go).
+	// spareConns are folded connections kept for reuse, spareHTTP and
+	// spareTLS their HTTP and TLS dissectors (conn.go).
 	spareConns []*conn
 	spareHTTP  []*httpStream
+	spareTLS   []*tlsStream
 	// liveDetectedUDP counts the UDP conversations in the table whose
 	// protocol came from their payload (conn.detectedUDP).
 	liveDetectedUDP int

@@ -205,11 +205,17 @@ func (c *conn) setProtocol(a *analysis, proto string) {
 		c.half[i].reset()
 	}
 	if c.t == l4TCP {
-		if n := len(a.spareHTTP); proto == "http" && n > 0 {
+		switch n, m := len(a.spareHTTP), len(a.spareTLS); {
+		case proto == "http" && n > 0:
 			c.app = a.spareHTTP[n-1]
 			a.spareHTTP = a.spareHTTP[:n-1]
-		} else if mk := tcpDissectors[proto]; mk != nil {
-			c.app = mk()
+		case m > 0 && carriesTLS(proto):
+			c.app = a.spareTLS[m-1]
+			a.spareTLS = a.spareTLS[:m-1]
+		default:
+			if mk := tcpDissectors[proto]; mk != nil {
+				c.app = mk()
+			}
 		}
 	} else {
 		c.dgram = udpDissectors[proto]
@@ -555,9 +561,17 @@ func (a *analysis) forget(c *conn) {
 	if c.detectedUDP {
 		a.liveDetectedUDP--
 	}
-	if h, ok := c.app.(*httpStream); ok && len(a.spareHTTP) < maxSpareConns {
-		*h = httpStream{} // as tcpDissectors["http"] makes it
-		a.spareHTTP = append(a.spareHTTP, h)
+	switch d := c.app.(type) {
+	case *httpStream:
+		if len(a.spareHTTP) < maxSpareConns {
+			*d = httpStream{} // as tcpDissectors["http"] makes it
+			a.spareHTTP = append(a.spareHTTP, d)
+		}
+	case *tlsStream:
+		if len(a.spareTLS) < maxSpareConns {
+			*d = tlsStream{}
+			a.spareTLS = append(a.spareTLS, d)
+		}
 	}
 	if len(a.spareConns) < maxSpareConns {
 		*c = conn{}

@@ -333,10 +333,13 @@ func TestClientCloseAfterAnswerFoldsAtOnce(t *testing.T) {
 		session bool
 	}{
 		{name: "http answered", port: 80, req: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", proto: "http"},
-		{name: "no dissector, both spoke", port: 443, req: "\x17\x03\x03\x00\x01x", resp: "\x17\x03\x03\x00\x01y", proto: "https"},
+		{name: "no dissector, both spoke", port: 3306, req: "\x05\x00\x00\x00\x03x", resp: "\x07\x00\x00\x01\x00y", proto: "mysql"},
+		{name: "tls records, both spoke", port: 443, req: "\x17\x03\x03\x00\x01x", resp: "\x17\x03\x03\x00\x01y", proto: "https"},
 		{name: "ssh: its dissector never says it is done", port: 22, req: "SSH-2.0-PuTTY\r\n", resp: "SSH-2.0-OpenSSH_9.6\r\n", proto: "ssh", stays: true, session: true},
 		{name: "http request unanswered", port: 80, req: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", proto: "http", stays: true},
-		{name: "no dissector, server silent", port: 443, req: "\x17\x03\x03\x00\x01x", proto: "https", stays: true},
+		{name: "no dissector, server silent", port: 3306, req: "\x05\x00\x00\x00\x03x", proto: "mysql", stays: true},
+		// A whole record settled the protocol, and TLS waits for no answer.
+		{name: "tls record, server silent", port: 443, req: "\x17\x03\x03\x00\x01x", proto: "https"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTCPSession(t, "10.0.0.1", 50000, "10.0.0.2", tc.port).client([]byte(tc.req))

@@ -26,7 +26,15 @@ var tcpDissectors = map[string]func() streamDissector{
 	"iec104":  func() streamDissector { return &iec104Stream{} },
 	"openvpn": func() streamDissector { return &openvpnStream{} },
 	"s7comm":  func() streamDissector { return &s7Stream{} },
+	"https":   newTLSStream,
+	"tls":     newTLSStream,
+	"anydesk": newTLSStream,
 }
+
+func newTLSStream() streamDissector { return &tlsStream{} }
+
+// carriesTLS says proto's dissector is the TLS one (tcpDissectors).
+func carriesTLS(proto string) bool { return proto == "https" || proto == "tls" || proto == "anydesk" }
 
 // udpDissectors is the same for datagram protocols.
 var udpDissectors = map[string]datagramDissector{
@@ -117,6 +125,11 @@ var httpMethods = [][]byte{
 // direction; "" when nothing matched.
 func detectTCP(c *conn, d dir, b []byte) string {
 	switch {
+	case isTLSHello(d, b) || isTLSRecordExact(b):
+		if carriesTLS(c.protocol) {
+			return c.protocol // a protocol known to run over TLS keeps its name
+		}
+		return "tls"
 	case bytes.HasPrefix(b, []byte("SSH-")):
 		return "ssh"
 	case isRFBVersion(b):

@@ -176,7 +176,21 @@ var depthExceptions = []depthException{
 	{file: "anydesk_sessions.pcapng", facet: "roles", diff: "192.168.1.187 client +anydesk (otaudit only)",
 		why: "no AnyDesk dissector in tshark 4.0; 192.168.1.187 is the client of the first session (192.168.1.178:7070)"},
 
+	{file: "anydesk_sessions.pcapng", facet: "roles", diff: "192.168.1.128 client +anydesk (otaudit only)",
+		why: "AnyDesk over TLS on 443, told by the relay's certificate (AnyNet Relay under AnyNet Root CA, philandro Software GmbH) and the client's " +
+			"(\"AnyDesk Client\"); tshark labels it TLS by port, nDPI's reference classifies it TLS.AnyDesk"},
+	{file: "anydesk_sessions.pcapng", facet: "roles", diff: "195.181.174.176 server +anydesk (otaudit only)",
+		why: "the AnyDesk relay of the connection above"},
+	{file: "anydesk_sessions.pcapng", facet: "roles", diff: "192.168.149.129 client +anydesk (otaudit only)",
+		why: "AnyDesk over TLS on port 80, told by its certificates as above; nDPI's reference classifies it TLS.AnyDesk"},
+	{file: "anydesk_sessions.pcapng", facet: "roles", diff: "51.83.238.219 server +anydesk (otaudit only)",
+		why: "the AnyDesk relay of the connection above"},
+
 	// --- sessions ---
+	{file: "anydesk_sessions.pcapng", facet: "sessions", diff: "session +anydesk 192.168.1.128 -> 195.181.174.176:443 2022-09-13T17:35:49.161771Z .. 2022-09-13T17:36:47.968067Z (otaudit only)",
+		why: "AnyDesk over TLS on 443, told by its certificates; EXPECTED.md's session list is port-based (7070), nDPI's reference lists it"},
+	{file: "anydesk_sessions.pcapng", facet: "sessions", diff: "session +anydesk 192.168.149.129 -> 51.83.238.219:80 2020-06-05T07:29:59.201196Z .. 2020-06-05T07:30:09.805588Z (otaudit only)",
+		why: "AnyDesk over TLS on port 80, told by its certificates; nDPI's reference lists it"},
 	{file: "ssh_session.pcapng", facet: "sessions", diff: "session +ssh 127.0.0.1 -> 127.0.0.1:8000 2024-07-11T07:55:22.536128Z .. 2024-07-11T07:55:24.712342Z (otaudit only)",
 		why: "SSH on port 8000, found by otaudit from the banner; EXPECTED.md's session list is dissector- and port-based (22), nDPI's reference lists it"},
 

@@ -97,9 +97,14 @@ var wantSessions = map[string][]wantSession{
 	},
 	"ssh_single_connection.pcap": {{"ssh", "192.150.186.169", "131.159.14.23", 22, true, "SSH-1.99-OpenSSH_3.9p1"}},
 	"teamviewer_session.pcap":    {{"teamviewer", "10.0.2.15", "162.250.2.170", 5938, true, ""}},
+	// AnyDesk over TLS on 80 and 443 is told by its certificates (AnyNet
+	// Relay under AnyNet Root CA; "AnyDesk Client"): nDPI's reference
+	// classifies the same two connections TLS.AnyDesk, tshark by port only.
 	"anydesk_sessions.pcapng": {
-		{"anydesk", "192.168.1.178", "192.168.1.187", 7070, true, ""},
-		{"anydesk", "192.168.1.187", "192.168.1.178", 7070, true, ""},
+		{"anydesk", "192.168.1.128", "195.181.174.176", 443, true, "CN=AnyNet Relay,O=philandro Software GmbH"},
+		{"anydesk", "192.168.1.178", "192.168.1.187", 7070, true, "TLS 1.2 TLS_RSA_WITH_AES_256_GCM_SHA384, server certificate CN=AnyDesk Client"},
+		{"anydesk", "192.168.1.187", "192.168.1.178", 7070, true, "TLS 1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384, server certificate CN=AnyDesk Client"},
+		{"anydesk", "192.168.149.129", "51.83.238.219", 80, true, "CN=AnyNet Relay,O=philandro Software GmbH"},
 	},
 }
 
