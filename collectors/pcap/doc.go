@@ -8,8 +8,8 @@
 // conversations and their bounded per-direction byte streams, and each
 // application protocol is one file implementing streamDissector or
 // datagramDissector (modbus.go, telnet.go, ftp.go, http.go, snmp.go,
-// opcua.go, remote.go), wired in the explicit tables of dissectors.go.
-// Adding a protocol is one more file plus one line there.
+// opcua.go, tls.go, remote.go, …), wired in the explicit tables of
+// dissectors.go. Adding a protocol is one more file plus one line there.
 //
 // What must not live here: judging what an observation means (that is the
 // checks' job), storage, and any captured secret in clear — secrets go
