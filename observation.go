@@ -168,6 +168,20 @@ type RemoteSession struct {
 // Duration of the session as seen.
 func (r RemoteSession) Duration() time.Duration { return r.End.Sub(r.Start) }
 
+// remoteTools are the third-party remote-control tools and tunnelling
+// services a collector names as a flow's or session's protocol: the
+// passive collector tells them by port, certificate or TLS server name,
+// and the checks judge them (reference check #27).
+var remoteTools = map[string]bool{
+	"teamviewer": true, "anydesk": true, "splashtop": true, "screenconnect": true,
+	"logmein": true, "rustdesk": true, "chrome-remote-desktop": true,
+	"ngrok": true, "cloudflare-tunnel": true,
+}
+
+// IsRemoteTool says protocol names a third-party remote-control tool or
+// tunnelling service.
+func IsRemoteTool(protocol string) bool { return remoteTools[protocol] }
+
 // DeviceIdentity is what a device reports about itself.
 type DeviceIdentity struct {
 	IP          netip.Addr `json:"ip"`

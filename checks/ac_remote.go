@@ -172,13 +172,8 @@ func evalRASessionExceedsMax(in *Input) []otaudit.Finding {
 	return in.findings("AC-RA-SESSION-EXCEEDS-MAX", hits)
 }
 
-// remoteTools are third-party remote-control tools (reference #27); a zone
-// approves one by listing it in its allowed protocols.
-var remoteTools = map[string]bool{
-	"teamviewer": true, "anydesk": true, "splashtop": true, "screenconnect": true,
-	"logmein": true, "rustdesk": true, "chrome-remote-desktop": true,
-}
-
+// toolApproved: a zone approves a remote tool (otaudit.IsRemoteTool) by
+// listing it in its allowed protocols.
 func (in *Input) toolApproved(tool string) bool {
 	return len(in.Zone.AllowedProtocols) > 0 && in.Zone.AllowsProtocol(tool)
 }
@@ -187,7 +182,7 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 	g := newGrouped()
 	for _, o := range in.ix().flows {
 		f := o.Flow
-		if !remoteTools[f.Protocol] || in.toolApproved(f.Protocol) {
+		if !otaudit.IsRemoteTool(f.Protocol) || in.toolApproved(f.Protocol) {
 			continue
 		}
 		for _, a := range []netip.Addr{f.Client, f.Server} {
@@ -200,7 +195,7 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 	}
 	for _, o := range in.ix().sessions {
 		r := o.RemoteSession
-		if !remoteTools[r.Protocol] || in.toolApproved(r.Protocol) || !in.inside(r.Server) {
+		if !otaudit.IsRemoteTool(r.Protocol) || in.toolApproved(r.Protocol) || !in.inside(r.Server) {
 			continue
 		}
 		x := g.add(r.Server, r.Protocol, o)

@@ -259,6 +259,12 @@ func evaluatorCases() []evalCase {
 				session("teamviewer", "8.8.4.4", "10.1.0.20", 5938, time.Hour, true),
 			}},
 			want: []string{"ip:10.1.0.20|teamviewer"}, severity: otaudit.SeverityCritical, summary: []string{"inbound session"}},
+		{name: "a tunnelling service, outbound only (found by its TLS server name)", check: "AC-RA-UNAPPROVED-TOOL",
+			fx: fixture{zone: cell, obs: []otaudit.Observation{
+				flow("10.1.0.20", "8.8.4.4", "ngrok", 443, true),
+				flow("10.1.0.20", "8.8.4.4", "https", 443, true),
+			}},
+			want: []string{"ip:10.1.0.20|ngrok"}, severity: otaudit.SeverityHigh, summary: []string{"uses ngrok", "1 peers (8.8.4.4)"}},
 		{name: "teamviewer approved by the zone", check: "AC-RA-UNAPPROVED-TOOL",
 			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) { z.AllowedProtocols = []string{"modbus", "TeamViewer"} }), obs: []otaudit.Observation{
 				flow("10.1.0.20", "8.8.4.4", "teamviewer", 5938, true),

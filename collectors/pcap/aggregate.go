@@ -256,6 +256,7 @@ func (a *analysis) secureChannel(ch otaudit.SecureChannel, f *frameInfo) {
 // interactive remote-access session.
 var remoteProtocols = map[string]bool{
 	"rdp": true, "vnc": true, "ssh": true, "telnet": true, "teamviewer": true, "anydesk": true,
+	"splashtop": true, "screenconnect": true, "logmein": true, "rustdesk": true, "chrome-remote-desktop": true,
 	"ike": true, "openvpn": true, "wireguard": true,
 }
 
@@ -263,7 +264,8 @@ var remoteProtocols = map[string]bool{
 // for every connection that folds.
 func isRemoteProtocol(proto string) bool {
 	switch proto {
-	case "rdp", "vnc", "ssh", "telnet", "teamviewer", "anydesk", "ike", "openvpn", "wireguard":
+	case "rdp", "vnc", "ssh", "telnet", "teamviewer", "anydesk", "ike", "openvpn", "wireguard",
+		"splashtop", "screenconnect", "logmein", "rustdesk", "chrome-remote-desktop":
 		return true
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"slices"
+	"strings"
 
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/collectors/certinfo"
@@ -16,9 +17,11 @@ import (
 // each side sends in the clear. Each handshake becomes a secure channel
 // with the server's certificate, for the inventory and for checks that
 // judge certificates. Records after ChangeCipherSpec are encrypted and
-// skipped whole. AnyDesk, which speaks TLS on 80, 443 and 7070, is told by
-// its certificates (its own "AnyDesk Client" ones, its relays' "AnyNet Root
-// CA" chain), as nDPI does: a remote-access session on whatever port.
+// skipped whole. Third-party remote-control tools and tunnels are told by
+// the server name their clients ask for (remoteToolDomains), and AnyDesk,
+// which speaks TLS on 80, 443 and 7070 without one, by its certificates
+// (its own "AnyDesk Client" ones, its relays' "AnyNet Root CA" chain), as
+// nDPI does: a remote-access session on whatever port.
 
 const (
 	tlsRecordHeader = 5
@@ -178,6 +181,9 @@ func (t *tlsStream) message(a *analysis, c *conn, d dir, typ byte, body []byte, 
 			return
 		}
 		t.serverName = name
+		if tool := remoteToolByServerName(name); tool != "" && c.protocol != tool {
+			c.protocol = tool // as for a certificate below: only the name changes
+		}
 	case typ == tlsServerHello && d == toClient:
 		version, cipher, ok := serverHello(body)
 		if !ok {
@@ -412,6 +418,48 @@ func isAnyDeskCertificate(der []byte) bool {
 	}
 	return c.Subject.CommonName == "AnyDesk Client" || c.Issuer.CommonName == "AnyNet Root CA" ||
 		slices.Contains(c.Issuer.Organization, "philandro Software GmbH")
+}
+
+// remoteToolDomains are the domains of third-party remote-control tools'
+// rendezvous and relay servers and of tunnelling services (reference check
+// #27: "DNS/SNI of AnyDesk, TeamViewer, Splashtop, ScreenConnect, LogMeIn,
+// Chrome Remote Desktop, tunnelling services"), by the tool's protocol
+// name (otaudit.IsRemoteTool). A server name matches a domain or any name
+// under it.
+var remoteToolDomains = map[string]string{
+	"anydesk.com":                     "anydesk",
+	"teamviewer.com":                  "teamviewer",
+	"splashtop.com":                   "splashtop",
+	"splashtop.eu":                    "splashtop",
+	"screenconnect.com":               "screenconnect",
+	"logmein.com":                     "logmein",
+	"logme.in":                        "logmein",
+	"rustdesk.com":                    "rustdesk",
+	"remotedesktop-pa.googleapis.com": "chrome-remote-desktop",
+	"remotedesktop.google.com":        "chrome-remote-desktop",
+	"ngrok.io":                        "ngrok",
+	"ngrok.com":                       "ngrok",
+	"ngrok.app":                       "ngrok",
+	"ngrok-free.app":                  "ngrok",
+	"argotunnel.com":                  "cloudflare-tunnel",
+	"trycloudflare.com":               "cloudflare-tunnel",
+}
+
+// remoteToolByServerName names the tool whose domain name is, or is under;
+// "" for none.
+func remoteToolByServerName(name string) string {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	for name != "" {
+		if tool, ok := remoteToolDomains[name]; ok {
+			return tool
+		}
+		_, rest, ok := strings.Cut(name, ".")
+		if !ok {
+			break
+		}
+		name = rest
+	}
+	return ""
 }
 
 // tlsReader reads the big-endian fields and length-prefixed vectors of

@@ -122,6 +122,8 @@ func TestTLSHandshakes(t *testing.T) {
 			"tls", "TLS 1.3 TLS_AES_128_GCM_SHA256", "scada.plant.local", nil, false, ""},
 		{"AnyDesk on 443, told by its certificate", 443, [][]byte{anyDER}, anyKey, tls12(""), 0, 0,
 			"anydesk", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "", anyDER, true, "CN=AnyDesk Client"},
+		{"Splashtop's relay, told by the server name", 443, [][]byte{selfDER}, selfKey, tls12("st-relay-03.Splashtop.com"), 0, 0,
+			"splashtop", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "st-relay-03.Splashtop.com", selfDER, true, "TLS 1.2"},
 		{"AnyDesk on its own port", 7070, [][]byte{anyDER}, anyKey, tls12(""), tls.VersionTLS12, 0,
 			"anydesk", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "", anyDER, true, "TLS 1.2"},
 	}
@@ -185,6 +187,36 @@ func TestTLSHandshakes(t *testing.T) {
 				t.Errorf("remote sessions %+v, want one encrypted AnyDesk session saying %q", sessions, tc.session)
 			}
 		})
+	}
+}
+
+func TestRemoteToolByServerName(t *testing.T) {
+	for name, want := range map[string]string{
+		"relay-1a2b3c4d.net.anydesk.com":   "anydesk",
+		"ANYDESK.COM.":                     "anydesk",
+		"notanydesk.com":                   "",
+		"anydesk.com.example.org":          "",
+		"router15.teamviewer.com":          "teamviewer",
+		"remotedesktop-pa.googleapis.com":  "chrome-remote-desktop",
+		"googleapis.com":                   "",
+		"3f2a-198-51-100-7.ngrok-free.app": "ngrok",
+		"plc-web.plant.local":              "",
+		"":                                 "",
+		".":                                "",
+	} {
+		if got := remoteToolByServerName(name); got != want {
+			t.Errorf("remoteToolByServerName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	for domain, tool := range remoteToolDomains {
+		if !otaudit.IsRemoteTool(tool) {
+			t.Errorf("%s names %q, which the checks do not know as a remote tool", domain, tool)
+		}
+		// Tunnels carry anything: a flow to one is not a session.
+		interactive := tool != "ngrok" && tool != "cloudflare-tunnel"
+		if isRemoteProtocol(tool) != interactive {
+			t.Errorf("%s: %q is a remote-access session protocol: %v, want %v", domain, tool, isRemoteProtocol(tool), interactive)
+		}
 	}
 }
 
