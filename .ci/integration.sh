@@ -28,7 +28,7 @@ fi
 
 # ---- packages
 DEB_PKGS=(snmpd snmp python3-pymodbus python3-serial python3-serial-asyncio mbpoll libmodbus-dev gcc pkg-config
-          tcpdump iproute2 iputils-ping)
+          tcpdump iproute2 iputils-ping openssl)
 command -v node >/dev/null 2>&1 || DEB_PKGS+=(nodejs npm)   # node-opcua 2.182.2 runs on Node >= 18
 missing=()
 for p in "${DEB_PKGS[@]}"; do

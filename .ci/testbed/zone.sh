@@ -13,6 +13,8 @@
 #                         + cap0: an isolated link for tcpreplay)
 #   otz-plc   10.99.0.10  pymodbus 3.0 Modbus/TCP :502 (FC1/3/4/6, FC43/14 device id, FC17)
 #                         + libmodbus :5020 (no FC43: exception 1)
+#                         + OpenSSL s_server :8443, the PLC's "web server" (TLS 1.2 and 1.3; a
+#                           self-signed certificate made at `up`; a port the active scan does not probe)
 #   otz-snmp  10.99.0.11  net-snmp snmpd udp/161: v1/v2c public (ro) private (rw),
 #                         v3 otauth authNoPriv SHA, otpriv authPriv SHA/AES
 #   otz-opc   10.99.0.12  node-opcua 2.182.2 opc.tcp://10.99.0.12:4840/UA/PLC1 (None, Basic256Sha256;
@@ -101,7 +103,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "zone.sh: $1 not found (run .
 up() {
   T0=$EPOCHREALTIME
   local t
-  for t in ip tc ss node /usr/sbin/snmpd snmpget gcc pkg-config "$PY"; do need "$t" || return 1; done
+  for t in ip tc ss node /usr/sbin/snmpd snmpget gcc pkg-config openssl "$PY"; do need "$t" || return 1; done
   if zone_exists otz-sw; then echo "zone.sh: zone already up (run: $0 down)"; return 1; fi
   mkdir -p "$RUN/snmpvar"
   ( set -e; net_up ); local rc=$?   # not "|| ...": that would switch set -e off inside
@@ -132,6 +134,10 @@ up() {
     /usr/sbin/snmpd -f -C -I -smux -c "$D/snmp/snmpd.conf" -Lf "$RUN/snmpd.daemon.log" -m ""
   start_bg pymodbus otz-plc "$PY" "$D/modbus/pymodbus_server.py" 10.99.0.10 502
   start_bg libmodbus otz-plc "$RUN/lmb_server" 10.99.0.10 5020
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$RUN/tls-key.pem" -out "$RUN/tls-cert.pem" -days 30 \
+    -subj "/CN=plc-web.otz/O=otaudit test zone" >"$RUN/tls-cert.log" 2>&1 \
+    || { echo "zone.sh: openssl could not make the TLS certificate"; cat "$RUN/tls-cert.log"; down; return 1; }
+  start_bg tls otz-plc openssl s_server -accept 10.99.0.10:8443 -cert "$RUN/tls-cert.pem" -key "$RUN/tls-key.pem" -www -quiet
   start_bg rtu otz-rtu "$RUN/lmb_server" 10.99.0.13 502
   start_bg mute otz-mute "$PY" "$D/mute/listener.py" 10.99.0.14 102,502,4840 161
   start_bg bacnet otz-bms node "$D/bacnet/server.js" 10.99.0.16 10.99.0.255 2601
@@ -142,6 +148,7 @@ up() {
   wait_for 15 listening otz-plc 502 && log "pymodbus ready" || { log "pymodbus FAILED"; cat "$RUN/pymodbus.log"; ok=1; }
   wait_for 5 listening otz-plc 5020 && wait_for 5 listening otz-rtu 502 && log "libmodbus ready (.10:5020, .13:502)" \
     || { log "libmodbus FAILED"; cat "$RUN/libmodbus.log" "$RUN/rtu.log"; ok=1; }
+  wait_for 5 listening otz-plc 8443 && log "openssl s_server ready (.10:8443)" || { log "openssl s_server FAILED"; cat "$RUN/tls.log"; ok=1; }
   wait_for 5 listening otz-mute 502 && log "mute listener ready" || { log "mute listener FAILED"; cat "$RUN/mute.log"; ok=1; }
   wait_for 15 grep -q "bacnet peer: device" "$RUN/bacnet.log" && log "bacnet .16 ready" || { log "bacnet FAILED"; cat "$RUN/bacnet.log"; ok=1; }
   wait_for 60 grep -q READY "$RUN/opcua.log" && log "opcua .12 ready" || { log "opcua FAILED"; cat "$RUN/opcua.log"; ok=1; }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -154,6 +155,67 @@ func TestPassiveOPCUACertificate(t *testing.T) {
 		t.Fatalf("no Basic256Sha256 channel with a certificate in the capture (%d packets)", r.Stats.Packets)
 	}
 	t.Logf("certificate %s (%s, self-signed %v) read from the wire as the endpoint describes it", want.Subject, want.SHA256[:16], want.SelfSigned)
+}
+
+// TestPassiveTLSCertificate: TLS 1.2 and TLS 1.3 handshakes with OpenSSL's
+// s_server (the PLC's "web server" on 8443, a port no name is known for)
+// while tcpdump records them; the passive analysis must name each channel
+// by the version and cipher suite the server chose and the server name the
+// client asked for, and describe the TLS 1.2 server certificate exactly as
+// the client received it (TLS 1.3 sends it encrypted: none).
+func TestPassiveTLSCertificate(t *testing.T) {
+	needZone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr := zoneHostPort(t, plcAddr, 8443)
+	const serverName = "plc-web.otz"
+
+	c := startCapture(t, "eth0")
+	var states []tls.ConnectionState
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		d := tls.Dialer{Config: &tls.Config{ServerName: serverName, InsecureSkipVerify: true, MinVersion: v, MaxVersion: v}}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatalf("%s handshake with %s: %v", tls.VersionName(v), addr, err)
+		}
+		states = append(states, conn.(*tls.Conn).ConnectionState())
+		_ = conn.Close()
+	}
+	path := c.stop(t)
+	want, err := certinfo.Describe(states[0].PeerCertificates[0].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := pcap.AnalyzeFile(ctx, path, pcap.Options{Judge: otaudit.CredentialJudge{Key: []byte("k")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*otaudit.SecureChannel{}
+	for _, o := range r.Observations {
+		if ch := o.SecureChannel; o.Kind == otaudit.KindSecureChannel && ch.Server == plcAddr && ch.Client == agentAddr {
+			got[ch.Policy] = ch
+		}
+	}
+	for _, st := range states {
+		policy := tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+		ch := got[policy]
+		switch {
+		case ch == nil:
+			t.Errorf("no channel %q in the capture (%d packets; channels %v)", policy, r.Stats.Packets, got)
+		case ch.Protocol != "tls" || ch.Endpoint != serverName || !ch.Protected:
+			t.Errorf("channel %q: protocol %q endpoint %q protected %v, want tls %s true", policy, ch.Protocol, ch.Endpoint, ch.Protected, serverName)
+		case st.Version == tls.VersionTLS13 && ch.ServerCertificate != nil:
+			t.Errorf("TLS 1.3 channel with a certificate read from the wire: %+v", ch.ServerCertificate)
+		case st.Version == tls.VersionTLS12 && (ch.ServerCertificate == nil || ch.ServerCertificate.SHA256 != want.SHA256 ||
+			ch.ServerCertificate.Subject != want.Subject || !ch.ServerCertificate.SelfSigned):
+			t.Errorf("TLS 1.2 certificate on the wire %+v, the client received %+v", ch.ServerCertificate, want)
+		}
+	}
+	if len(got) != len(states) {
+		t.Errorf("%d channels, want %d: %v", len(got), len(states), got)
+	}
+	t.Logf("OpenSSL's handshakes read from the wire: %d channels; certificate %s (%s)", len(got), want.Subject, want.SHA256[:16])
 }
 
 // clientCertificate is a throwaway self-signed RSA-2048 application
