@@ -27,6 +27,10 @@ const (
 	// KindSecureChannel: how a protocol session is secured (OPC UA
 	// SecurityPolicy, TLS, SNMP version).
 	KindSecureChannel ObservationKind = "secure_channel"
+	// KindNameLookup: a host asked a DNS server for a name that says
+	// something about it (the rendezvous or relay server of a
+	// remote-control tool), aggregated per host, server and name.
+	KindNameLookup ObservationKind = "name_lookup"
 )
 
 // Observation is one fact a collector saw. Collectors aggregate before they
@@ -53,6 +57,7 @@ type Observation struct {
 	RemoteSession *RemoteSession  `json:"remote_session,omitempty"`
 	Identity      *DeviceIdentity `json:"identity,omitempty"`
 	SecureChannel *SecureChannel  `json:"secure_channel,omitempty"`
+	NameLookup    *NameLookup     `json:"name_lookup,omitempty"`
 	SNMPAccess    *SNMPAccess     `json:"snmp_access,omitempty"`
 	Endpoint      *Endpoint       `json:"endpoint,omitempty"`
 	LoginProbe    *LoginProbe     `json:"login_probe,omitempty"`
@@ -167,6 +172,20 @@ type RemoteSession struct {
 
 // Duration of the session as seen.
 func (r RemoteSession) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// NameLookup is a DNS question for a name of interest and what the server
+// answered.
+type NameLookup struct {
+	Client netip.Addr `json:"client"`
+	Server netip.Addr `json:"server"` // the DNS server asked
+	Name   string     `json:"name"`
+	// Tool is the remote-control tool or tunnelling service whose domain
+	// the name is in (IsRemoteTool).
+	Tool string `json:"tool"`
+	// Answers are the addresses answered (A and AAAA), when the capture
+	// holds the response; at most a few.
+	Answers []netip.Addr `json:"answers,omitempty"`
+}
 
 // remoteTools are the third-party remote-control tools and tunnelling
 // services a collector names as a flow's or session's protocol: the

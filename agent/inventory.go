@@ -78,6 +78,8 @@ func BuildInventory(zone *otaudit.Zone, obs []otaudit.Observation) []otaudit.Ass
 		case otaudit.KindSecureChannel:
 			get(o.SecureChannel.Server, o)
 			get(o.SecureChannel.Client, o)
+		case otaudit.KindNameLookup:
+			get(o.NameLookup.Client, o)
 		}
 	}
 

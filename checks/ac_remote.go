@@ -202,12 +202,27 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 		x.tags["inbound"] = true
 		x.tags["peer:"+r.Client.String()] = true
 	}
+	// A host resolving the tool's servers has it installed, also where
+	// the firewall stops the connections that would follow.
+	for _, o := range in.ix().lookups {
+		l := o.NameLookup
+		if !otaudit.IsRemoteTool(l.Tool) || in.toolApproved(l.Tool) || !in.inside(l.Client) {
+			continue
+		}
+		x := g.add(l.Client, l.Tool, o)
+		x.tags["lookup:"+l.Name] = true
+	}
 	var hits []hit
 	g.each(func(x *group) {
 		h := hit{asset: x.asset, key: x.key, evidence: x.obs}
 		peers := tagValues(x.tags, "peer:")
-		h.summary = fmt.Sprintf("%s uses %s, which zone %s does not approve, with %d peers (%s)",
-			x.asset, label(x.key), in.Zone.Name, len(peers), listSome(peers, 3))
+		h.summary = fmt.Sprintf("%s uses %s, which zone %s does not approve", x.asset, label(x.key), in.Zone.Name)
+		if len(peers) > 0 {
+			h.summary += fmt.Sprintf(", with %d peers (%s)", len(peers), listSome(peers, 3))
+		}
+		if names := tagValues(x.tags, "lookup:"); len(names) > 0 {
+			h.summary += fmt.Sprintf("; it looked up %s", listSome(names, 2))
+		}
 		if x.tags["inbound"] {
 			h.severity = otaudit.SeverityCritical
 			h.summary += "; an inbound session to it was established"

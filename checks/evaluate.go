@@ -342,6 +342,13 @@ func evidenceOf(o otaudit.Observation) otaudit.Evidence {
 		e.Server = addr(id.IP)
 		e.Detail = fmt.Sprintf("identity by %s: vendor %q model %q product %q firmware %q name %q",
 			id.Method, id.Vendor, id.Model, id.ProductCode, id.Firmware, id.Name)
+	case o.NameLookup != nil:
+		l := o.NameLookup
+		e.Client, e.Server = addr(l.Client), addr(l.Server)
+		e.Detail = fmt.Sprintf("DNS lookup of %s (%s)", l.Name, l.Tool)
+		if len(l.Answers) > 0 {
+			e.Detail += fmt.Sprintf(", answered %v", l.Answers)
+		}
 	case o.SecureChannel != nil:
 		s := o.SecureChannel
 		e.Client, e.Server = addr(s.Client), addr(s.Server)

@@ -265,6 +265,19 @@ func evaluatorCases() []evalCase {
 				flow("10.1.0.20", "8.8.4.4", "https", 443, true),
 			}},
 			want: []string{"ip:10.1.0.20|ngrok"}, severity: otaudit.SeverityHigh, summary: []string{"uses ngrok", "1 peers (8.8.4.4)"}},
+		{name: "a tool seen only in DNS: its relay looked up from inside", check: "AC-RA-UNAPPROVED-TOOL",
+			fx: fixture{zone: cell, obs: []otaudit.Observation{
+				lookup("10.1.0.21", "10.1.0.1", "relay-3185a847.net.anydesk.com", "anydesk"),
+				lookup("8.8.4.4", "10.1.0.1", "relay-1.net.anydesk.com", "anydesk"), // a client outside the zone
+			}},
+			want: []string{"ip:10.1.0.21|anydesk"}, severity: otaudit.SeverityHigh,
+			summary: []string{"10.1.0.21 uses AnyDesk, which zone", "looked up relay-3185a847.net.anydesk.com"}},
+		{name: "a looked-up tool the zone approves", check: "AC-RA-UNAPPROVED-TOOL",
+			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) { z.AllowedProtocols = []string{"anydesk"} }), obs: []otaudit.Observation{
+				host("10.1.0.21", "00:0e:8c:00:00:21", "Siemens AG"),
+				lookup("10.1.0.21", "10.1.0.1", "relay-3185a847.net.anydesk.com", "anydesk"),
+			}},
+			wantState: otaudit.CheckPassed},
 		{name: "teamviewer approved by the zone", check: "AC-RA-UNAPPROVED-TOOL",
 			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) { z.AllowedProtocols = []string{"modbus", "TeamViewer"} }), obs: []otaudit.Observation{
 				flow("10.1.0.20", "8.8.4.4", "teamviewer", 5938, true),

@@ -86,6 +86,12 @@ func channel(proto, client, server, policy string, protected bool) otaudit.Obser
 	}})
 }
 
+func lookup(client, server, name, tool string) otaudit.Observation {
+	return obs(otaudit.KindNameLookup, 17, otaudit.Observation{NameLookup: &otaudit.NameLookup{
+		Client: addr(client), Server: addr(server), Name: name, Tool: tool,
+	}})
+}
+
 func host(ip, mac, vendor string) otaudit.Observation {
 	return obs(otaudit.KindHost, 1, otaudit.Observation{Host: &otaudit.HostSighting{
 		IP: addr(ip), MAC: mac, MACVendor: vendor, Packets: 10, Bytes: 1000,

@@ -20,6 +20,7 @@ type index struct {
 	sessions []otaudit.Observation
 	idents   []otaudit.Observation
 	channels []otaudit.Observation
+	lookups  []otaudit.Observation
 	hosts    []otaudit.Observation
 
 	// Per-address views (indices into the slices above), so that per-asset
@@ -72,6 +73,8 @@ func (in *Input) ix() *index {
 			x.idents = append(x.idents, o)
 		case o.Kind == otaudit.KindSecureChannel && o.SecureChannel != nil:
 			x.channels = append(x.channels, o)
+		case o.Kind == otaudit.KindNameLookup && o.NameLookup != nil:
+			x.lookups = append(x.lookups, o)
 		case o.Kind == otaudit.KindHost && o.Host != nil:
 			addTo(x.hostsOf, len(x.hosts), o.Host.IP)
 			x.hosts = append(x.hosts, o)

@@ -339,7 +339,7 @@ func (a *analysis) result() *Result {
 	// record per observation, with its keys copied, cost as much memory
 	// as the observations themselves. The observations point into the
 	// aggregates instead of copies of them: the tables are not used again.
-	out := make([]otaudit.Observation, 0, len(a.hosts)+len(a.targets)+a.flows.len()+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.sessions))
+	out := make([]otaudit.Observation, 0, len(a.hosts)+len(a.targets)+a.flows.len()+len(a.ops)+len(a.idents)+len(a.creds)+len(a.chans)+len(a.lookups)+len(a.sessions))
 	base := func(kind otaudit.ObservationKind, sp span) otaudit.Observation {
 		return otaudit.Observation{Kind: kind, Source: src, FirstSeen: sp.first, LastSeen: sp.last, Count: sp.count, FirstFrame: sp.firstFrame}
 	}
@@ -471,6 +471,18 @@ func (a *analysis) result() *Result {
 		p, q := x.SecureChannel, y.SecureChannel
 		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Protocol, q.Protocol),
 			compareJoined([]string{p.Policy, p.Endpoint}, []string{q.Policy, q.Endpoint}))
+	})
+
+	start = len(out)
+	for _, g := range a.lookups {
+		o := base(otaudit.KindNameLookup, g.span)
+		slices.SortFunc(g.l.Answers, netip.Addr.Compare)
+		o.NameLookup = &g.l
+		out = append(out, o)
+	}
+	sortFrom(start, func(x, y *otaudit.Observation) int {
+		p, q := x.NameLookup, y.NameLookup
+		return cmpOr(p.Client.Compare(q.Client), p.Server.Compare(q.Server), strings.Compare(p.Name, q.Name))
 	})
 
 	start = len(out)

@@ -69,6 +69,7 @@ type analysis struct {
 	idents      map[identKey]*identAgg
 	creds       map[credKey]*credAgg
 	chans       map[chanKey]*chanAgg
+	lookups     map[lookupKey]*lookupAgg // DNS questions for remote tools (dns.go)
 	// sessions are appended as connections fold; bounded by maxFlows.
 	sessions []sessionAgg
 
@@ -89,6 +90,7 @@ func newAnalysis(name string, judge otaudit.CredentialJudge, logger *slog.Logger
 		idents:           map[identKey]*identAgg{},
 		creds:            map[credKey]*credAgg{},
 		chans:            map[chanKey]*chanAgg{},
+		lookups:          map[lookupKey]*lookupAgg{},
 		unsupportedLinks: map[linkType]int64{},
 		judgeSeed:        maphash.MakeSeed(),
 	}

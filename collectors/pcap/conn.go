@@ -676,6 +676,11 @@ func (a *analysis) udpFlowPacket(p *packet) bool {
 		f.flow.ServerAnswered = true
 	}
 	f.widen(p.ts, p.ts, p.frame)
+	if proto == "dns" && len(p.payload) > 0 {
+		fi := &a.frame
+		*fi = frameInfo{index: p.frame, ts: p.ts, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}
+		a.dnsMessage(cli, srv, d, p.payload, fi)
+	}
 	return true
 }
 

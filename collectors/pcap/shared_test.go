@@ -143,6 +143,7 @@ type summary struct {
 	Identities     []string `json:"identities,omitempty"`
 	Credentials    []string `json:"credentials,omitempty"`
 	SecureChannels []string `json:"secure_channels,omitempty"`
+	NameLookups    []string `json:"name_lookups,omitempty"`
 	Sessions       []string `json:"sessions,omitempty"`
 }
 
@@ -190,6 +191,10 @@ func summarize(file string, r *Result) summary {
 			c := o.SecureChannel
 			s.SecureChannels = append(s.SecureChannels, fmt.Sprintf("%s %s -> %s policy=%s endpoint=%s protected=%v",
 				c.Protocol, c.Client, c.Server, c.Policy, orDash(c.Endpoint), c.Protected))
+		case otaudit.KindNameLookup:
+			l := o.NameLookup
+			s.NameLookups = append(s.NameLookups, fmt.Sprintf("%s asked %s for %s (%s) answers=%v count=%d",
+				l.Client, l.Server, l.Name, l.Tool, l.Answers, o.Count))
 		case otaudit.KindRemoteSession:
 			rs := o.RemoteSession
 			s.Sessions = append(s.Sessions, fmt.Sprintf("%s %s -> %s:%d encrypted=%v open_at_end=%v detail=%q",

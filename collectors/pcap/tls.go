@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"slices"
-	"strings"
 
 	"github.com/otaudit/otaudit"
 	"github.com/otaudit/otaudit/collectors/certinfo"
@@ -418,48 +417,6 @@ func isAnyDeskCertificate(der []byte) bool {
 	}
 	return c.Subject.CommonName == "AnyDesk Client" || c.Issuer.CommonName == "AnyNet Root CA" ||
 		slices.Contains(c.Issuer.Organization, "philandro Software GmbH")
-}
-
-// remoteToolDomains are the domains of third-party remote-control tools'
-// rendezvous and relay servers and of tunnelling services (reference check
-// #27: "DNS/SNI of AnyDesk, TeamViewer, Splashtop, ScreenConnect, LogMeIn,
-// Chrome Remote Desktop, tunnelling services"), by the tool's protocol
-// name (otaudit.IsRemoteTool). A server name matches a domain or any name
-// under it.
-var remoteToolDomains = map[string]string{
-	"anydesk.com":                     "anydesk",
-	"teamviewer.com":                  "teamviewer",
-	"splashtop.com":                   "splashtop",
-	"splashtop.eu":                    "splashtop",
-	"screenconnect.com":               "screenconnect",
-	"logmein.com":                     "logmein",
-	"logme.in":                        "logmein",
-	"rustdesk.com":                    "rustdesk",
-	"remotedesktop-pa.googleapis.com": "chrome-remote-desktop",
-	"remotedesktop.google.com":        "chrome-remote-desktop",
-	"ngrok.io":                        "ngrok",
-	"ngrok.com":                       "ngrok",
-	"ngrok.app":                       "ngrok",
-	"ngrok-free.app":                  "ngrok",
-	"argotunnel.com":                  "cloudflare-tunnel",
-	"trycloudflare.com":               "cloudflare-tunnel",
-}
-
-// remoteToolByServerName names the tool whose domain name is, or is under;
-// "" for none.
-func remoteToolByServerName(name string) string {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	for name != "" {
-		if tool, ok := remoteToolDomains[name]; ok {
-			return tool
-		}
-		_, rest, ok := strings.Cut(name, ".")
-		if !ok {
-			break
-		}
-		name = rest
-	}
-	return ""
 }
 
 // tlsReader reads the big-endian fields and length-prefixed vectors of
