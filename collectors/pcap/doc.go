@@ -1,7 +1,7 @@
 // Package pcap is the passive collector: it reads a pcap or pcapng capture
 // and turns it into aggregated otaudit.Observations (hosts, flows,
 // industrial operations, device identities, cleartext credentials, secure
-// channel policies and remote-access sessions).
+// channel policies, DNS lookups of remote tools and remote-access sessions).
 //
 // Layout: capture.go reads the file format, packet.go decodes layers 2–4
 // with a preallocated gopacket DecodingLayerParser, conn.go tracks TCP/UDP
