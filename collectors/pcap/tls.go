@@ -106,6 +106,12 @@ func (t *tlsStream) data(a *analysis, c *conn, d dir, b []byte, f *frameInfo) in
 		if len(rest) < tlsRecordHeader {
 			return off
 		}
+		if d == toServer && rest[0]&0x80 != 0 && rest[2] == 1 {
+			// An SSL 2.0-compatible ClientHello (old clients): nothing in
+			// it is read; the server's answer is in TLS records.
+			h.done = true
+			break
+		}
 		n := int(binary.BigEndian.Uint16(rest[3:5]))
 		if rest[0] < tlsChangeCipherSpec || rest[0] > tlsApplicationData || rest[1] != 3 || rest[2] > 4 || n > tlsMaxRecord {
 			a.decodeError(f.index, "tls: not a TLS record")

@@ -256,6 +256,8 @@ func TestTLSBadInput(t *testing.T) {
 	}{
 		{"garbage on 443", []byte("\x00\x01\x02 no TLS here"), []byte("\x15\x03\x03"), 0,
 			[]string{"tls: not a TLS record"}, "https"},
+		{"an SSL 2.0-compatible ClientHello is no error", []byte("\x80\x2e\x01\x03\x01\x00\x15\x00\x00\x00\x10\x07\x00\xc0\x05\x00\x80\x03\x00\x80\x01\x00\x80\x06\x00\x40\x04\x00\x80\x02\x00\x80" +
+			"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), serverFlight, 1, nil, "https"},
 		{"plain HTTP on 443 is HTTP", []byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), 0, nil, "http"},
 		{"a ClientHello nobody answers", clientHello, nil, 0, nil, "https"},
 		{"a ServerHello whose length lies", clientHello, lying, 0, nil, "https"},
