@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
-	"os"
-
-	"github.com/google/gopacket/pcapgo"
 )
 
 // connectionFloor is a lower bound for any analysis that keeps per-connection
@@ -21,15 +17,11 @@ import (
 // the analysis proper, and a ratio to the raw read below this one's is out of
 // reach for anything that tracks connections in a hash table.
 func connectionFloor(file string) (int64, error) {
-	f, err := os.Open(file)
+	r, f, err := openCapture(file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
-	if err != nil {
-		return 0, err
-	}
 	type connKey struct {
 		a, b   [16]byte
 		pa, pb uint16

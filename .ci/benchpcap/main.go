@@ -115,15 +115,11 @@ func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 			res.Digest = hex.EncodeToString(sum.Sum(nil))[:16]
 		}
 	case "raw":
-		f, err := os.Open(file)
+		r, f, err := openCapture(file)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
-		if err != nil {
-			return err
-		}
 		for {
 			_, _, err := r.ZeroCopyReadPacketData()
 			if errors.Is(err, io.EOF) {
@@ -154,21 +150,32 @@ func runChild(mode, file, cpuprof, memprof string, digest bool) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
+// openCapture opens a classic pcap file for the raw read and the
+// baselines, all through the same 64 KB buffer.
+func openCapture(file string) (*pcapgo.Reader, *os.File, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
 // bareDecode is the "bare" baseline: a pcapgo read feeding a
 // preallocated gopacket DecodingLayerParser over Ethernet, 802.1Q, IPv4,
 // IPv6, TCP and UDP, and a map of flows (5-tuple → packets and bytes).
 // It dissects no application protocol and keeps no host, connection or
 // stream state: what is left of otaudit's time above it is the analysis.
 func bareDecode(file string) (int64, error) {
-	f, err := os.Open(file)
+	r, f, err := openCapture(file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 64<<10))
-	if err != nil {
-		return 0, err
-	}
 	var (
 		eth   layers.Ethernet
 		dot1q layers.Dot1Q

@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +143,20 @@ func analyzeExchange(t testing.TB, sport uint16, client, server []byte, serverFi
 		t.Fatal(err)
 	}
 	return r
+}
+
+// wantDecodeErrors: r counted exactly one decode error per entry of want,
+// and for each entry a warning ("packet N: reason") that says it.
+func wantDecodeErrors(t testing.TB, r *Result, want []string) {
+	t.Helper()
+	if int(r.Stats.DecodeErrors) != len(want) {
+		t.Errorf("%d decode errors (%q), want %d", r.Stats.DecodeErrors, r.Stats.Warnings, len(want))
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(r.Stats.Warnings, func(e string) bool { return strings.Contains(e, w) }) {
+			t.Errorf("decode errors %q: none says %q", r.Stats.Warnings, w)
+		}
+	}
 }
 
 func analyzeBytes(t testing.TB, name string, b []byte) (*Result, error) {

@@ -274,14 +274,7 @@ func TestTLSBadInput(t *testing.T) {
 			if flows := observations(r, otaudit.KindFlow); len(flows) != 1 || flows[0].Flow.Protocol != tc.proto {
 				t.Errorf("flows %+v, want one %s", flows, tc.proto)
 			}
-			if int(r.Stats.DecodeErrors) != len(tc.errs) {
-				t.Errorf("%d decode errors (%q), want %d", r.Stats.DecodeErrors, r.Stats.Warnings, len(tc.errs))
-			}
-			for _, w := range tc.errs {
-				if !slices.ContainsFunc(r.Stats.Warnings, func(e string) bool { return strings.Contains(e, w) }) {
-					t.Errorf("decode errors %q: none says %q", r.Stats.Warnings, w)
-				}
-			}
+			wantDecodeErrors(t, r, tc.errs)
 		})
 	}
 }
