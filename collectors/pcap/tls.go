@@ -242,7 +242,7 @@ func (t *tlsStream) report(a *analysis, c *conn, f *frameInfo) {
 	t.reported = true
 	t.describeSession(c)
 	a.secureChannel(otaudit.SecureChannel{
-		Protocol: tlsChannelProtocol(c.protocol), Client: c.cli, Server: c.srv,
+		Protocol: c.protocol, Client: c.cli, Server: c.srv, // "https", "tls", or the tool a signature named
 		Policy: t.policy(), Endpoint: t.serverName, Protected: true,
 		ServerCertificate: t.certificate,
 	}, f)
@@ -284,15 +284,6 @@ func (t *tlsStream) describeSession(c *conn) {
 	if t.certificate != nil {
 		c.detail += ", server certificate " + t.certificate.Subject
 	}
-}
-
-// tlsChannelProtocol names a TLS channel by what it carries when the port
-// or a signature told ("https", "anydesk"), else "tls".
-func tlsChannelProtocol(proto string) string {
-	if proto == "" {
-		return "tls"
-	}
-	return proto
 }
 
 func (t *tlsStream) gap(_ *analysis, _ *conn, d dir) {
