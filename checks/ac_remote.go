@@ -156,7 +156,8 @@ func evalRASessionExceedsMax(in *Input) []otaudit.Finding {
 		limit = time.Duration(in.Zone.MaxRemoteSessionMinutes) * time.Minute
 	}
 	g := in.sessionGroups(func(r *otaudit.RemoteSession) (netip.Addr, netip.Addr, bool) {
-		return r.Server, r.Client, in.inside(r.Server) && r.Duration() > limit
+		asset, peer, ok := in.sessionHost(r)
+		return asset, peer, ok && r.Duration() > limit
 	})
 	var hits []hit
 	g.each(func(x *group) {
@@ -170,6 +171,29 @@ func evalRASessionExceedsMax(in *Input) []otaudit.Finding {
 		hits = append(hits, hit{asset: x.asset, key: x.key, summary: s, evidence: x.obs, crossed: x.crossed})
 	})
 	return in.findings("AC-RA-SESSION-EXCEEDS-MAX", hits)
+}
+
+// sessionHost is the zone's end of a remote session and its peer: the
+// server, or, for a remote tool, whose sessions also run from the host out
+// to the vendor's relay, the client when the server is no zone host.
+func (in *Input) sessionHost(r *otaudit.RemoteSession) (host, peer netip.Addr, ok bool) {
+	if !otaudit.IsRemoteTool(r.Protocol) {
+		return r.Server, r.Client, in.inside(r.Server)
+	}
+	switch {
+	case in.toolHost(r.Server):
+		return r.Server, r.Client, true
+	case in.toolHost(r.Client):
+		return r.Client, r.Server, true
+	}
+	return netip.Addr{}, netip.Addr{}, false
+}
+
+// toolHost says check #27 may call a host running a tool. A zone
+// that declares no ranges has everything seen inside; a public address
+// there is the tool's relay or rendezvous server, not one of the zone's.
+func (in *Input) toolHost(a netip.Addr) bool {
+	return in.inside(a) && !a.IsMulticast() && (in.Zone.Bounded() || !isPublic(a))
 }
 
 // toolApproved: a zone approves a remote tool (otaudit.IsRemoteTool) by
@@ -186,7 +210,7 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 			continue
 		}
 		for _, a := range []netip.Addr{f.Client, f.Server} {
-			if in.inside(a) && !a.IsMulticast() {
+			if in.toolHost(a) {
 				x := g.add(a, f.Protocol, o)
 				x.count += max(f.Connections, 1)
 				x.tags["peer:"+other(f.Client, f.Server, a).String()] = true
@@ -195,7 +219,7 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 	}
 	for _, o := range in.ix().sessions {
 		r := o.RemoteSession
-		if !otaudit.IsRemoteTool(r.Protocol) || in.toolApproved(r.Protocol) || !in.inside(r.Server) {
+		if !otaudit.IsRemoteTool(r.Protocol) || in.toolApproved(r.Protocol) || !in.toolHost(r.Server) {
 			continue
 		}
 		x := g.add(r.Server, r.Protocol, o)
@@ -206,7 +230,7 @@ func evalRAUnapprovedTool(in *Input) []otaudit.Finding {
 	// the firewall stops the connections that would follow.
 	for _, o := range in.ix().lookups {
 		l := o.NameLookup
-		if !otaudit.IsRemoteTool(l.Tool) || in.toolApproved(l.Tool) || !in.inside(l.Client) {
+		if !otaudit.IsRemoteTool(l.Tool) || in.toolApproved(l.Tool) || !in.toolHost(l.Client) {
 			continue
 		}
 		x := g.add(l.Client, l.Tool, o)

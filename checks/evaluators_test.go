@@ -250,6 +250,9 @@ func evaluatorCases() []evalCase {
 				session("rdp", "10.1.0.9", "10.1.0.20", 3389, 3*time.Hour, true),
 			}},
 			want: []string{"ip:10.1.0.20|rdp|10.1.0.9"}, severity: otaudit.SeverityMedium, summary: []string{"longest 3h0m0s"}},
+		{name: "a remote tool's session out to its relay counts for the host", check: "AC-RA-SESSION-EXCEEDS-MAX",
+			fx:   fixture{zone: cell, obs: []otaudit.Observation{session("anydesk", "10.1.0.20", "8.8.4.4", 443, 9*time.Hour, true)}},
+			want: []string{"ip:10.1.0.20|anydesk|8.8.4.4"}, severity: otaudit.SeverityMedium, summary: []string{"longest 9h0m0s"}},
 		{name: "session within the default 480 minutes", check: "AC-RA-SESSION-EXCEEDS-MAX",
 			fx:        fixture{zone: cell, obs: []otaudit.Observation{session("rdp", "10.1.0.9", "10.1.0.20", 3389, 7*time.Hour, true)}},
 			wantState: otaudit.CheckPassed},
@@ -272,6 +275,12 @@ func evaluatorCases() []evalCase {
 			}},
 			want: []string{"ip:10.1.0.21|anydesk"}, severity: otaudit.SeverityHigh,
 			summary: []string{"10.1.0.21 uses AnyDesk, which zone", "looked up relay-3185a847.net.anydesk.com"}},
+		{name: "a zone without ranges: the tool's public relay is not one of its hosts", check: "AC-RA-UNAPPROVED-TOOL",
+			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) { z.CIDRs = nil }), obs: []otaudit.Observation{
+				flow("192.168.1.128", "195.181.174.176", "anydesk", 443, true),
+				session("anydesk", "192.168.1.128", "195.181.174.176", 443, time.Minute, true),
+			}},
+			want: []string{"ip:192.168.1.128|anydesk"}, severity: otaudit.SeverityHigh, summary: []string{"1 peers (195.181.174.176)"}},
 		{name: "a looked-up tool the zone approves", check: "AC-RA-UNAPPROVED-TOOL",
 			fx: fixture{zone: withZone(cell, func(z *otaudit.Zone) { z.AllowedProtocols = []string{"anydesk"} }), obs: []otaudit.Observation{
 				host("10.1.0.21", "00:0e:8c:00:00:21", "Siemens AG"),
