@@ -244,8 +244,9 @@ func (l *liveRun) flush() error {
 }
 
 // decoderPorts are the ports whose payload some decoder reads: those of
-// the registered stream and datagram dissectors and of the remote-access
-// protocols (whose sessions count bytes each way).
+// the registered stream and datagram dissectors, of the remote-access
+// protocols (whose sessions count bytes each way) and DNS (read on the
+// flow fast path for remote tools' names, dns.go).
 func decoderPorts() (tcp, udp []uint16) {
 	for port, name := range tcpPorts {
 		if tcpDissectors[name] != nil || remoteProtocols[name] {
@@ -253,7 +254,7 @@ func decoderPorts() (tcp, udp []uint16) {
 		}
 	}
 	for port, name := range udpPorts {
-		if udpDissectors[name] != nil || remoteProtocols[name] {
+		if udpDissectors[name] != nil || remoteProtocols[name] || name == "dns" {
 			udp = append(udp, port)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -100,7 +101,8 @@ func TestKernelFilterKeepsDecodedTraffic(t *testing.T) {
 		{"mysql", liveFrame(t, big, eth(layers.EthernetTypeIPv4), v4, withTCP(tcp(40000, 3306), v4)), false},
 		{"https over IPv6 (TLS handshakes are read)", liveFrame(t, big, eth(layers.EthernetTypeIPv6), v6, withTCP(tcp(50000, 443), v6)), true},
 		{"smb over IPv6", liveFrame(t, big, eth(layers.EthernetTypeIPv6), v6, withTCP(tcp(50000, 445), v6)), false},
-		{"dns", liveFrame(t, big, eth(layers.EthernetTypeIPv4), u4, withUDP(udp(50000, 53), u4)), false},
+		{"dns (remote tools' names are read)", liveFrame(t, big, eth(layers.EthernetTypeIPv4), u4, withUDP(udp(50000, 53), u4)), true},
+		{"ntp", liveFrame(t, big, eth(layers.EthernetTypeIPv4), u4, withUDP(udp(50000, 123), u4)), false},
 		{"mysql in 802.1Q", liveFrame(t, big, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4}, v4, withTCP(tcp(40000, 3306), v4)), false},
 		{"non-first fragment", liveFrame(t, big, eth(layers.EthernetTypeIPv4), frag), false},
 		{"icmp", liveFrame(t, big, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4)), false},
@@ -130,10 +132,12 @@ func TestKernelFilterPortsFollowDecoders(t *testing.T) {
 			t.Errorf("TCP port %d (a decoder reads it) is not kept whole: %v", p, tcp)
 		}
 	}
-	if !slices.Contains(udp, 161) {
-		t.Errorf("UDP 161 (SNMP) is not kept whole: %v", udp)
+	for _, p := range []uint16{161, 53} {
+		if !slices.Contains(udp, p) {
+			t.Errorf("UDP port %d (a decoder reads it) is not kept whole: %v", p, udp)
+		}
 	}
-	if slices.Contains(tcp, 3306) || slices.Contains(udp, 53) {
+	if slices.Contains(tcp, 3306) || slices.Contains(udp, 123) {
 		t.Errorf("ports no decoder reads are kept whole: tcp %v udp %v", tcp, udp)
 	}
 }
@@ -163,7 +167,7 @@ func TestKernelFilterPreservesDecoderResults(t *testing.T) {
 			if err != nil {
 				t.Fatalf("filtered analysis: %v", err)
 			}
-			for _, kind := range []otaudit.ObservationKind{otaudit.KindOperation, otaudit.KindIdentity, otaudit.KindCredential, otaudit.KindSecureChannel} {
+			for _, kind := range []otaudit.ObservationKind{otaudit.KindOperation, otaudit.KindIdentity, otaudit.KindCredential, otaudit.KindSecureChannel, otaudit.KindNameLookup} {
 				w, g := observationsOf(full, kind), observationsOf(got, kind)
 				if !slices.Equal(w, g) {
 					t.Errorf("%s observations differ with the kernel filter:\nwithout: %v\nwith:    %v", kind, w, g)
@@ -230,10 +234,20 @@ func observationsOf(r *Result, kind otaudit.ObservationKind) []string {
 		case o.Credential != nil:
 			out = append(out, o.Credential.Protocol+" "+o.Credential.Client.String()+">"+o.Credential.Server.String()+" "+o.Credential.User+" "+o.Credential.Fingerprint+" "+o.Credential.Outcome)
 		case o.SecureChannel != nil:
-			out = append(out, o.SecureChannel.Protocol+" "+o.SecureChannel.Policy+" "+o.SecureChannel.Endpoint)
+			c := o.SecureChannel
+			out = append(out, c.Protocol+" "+c.Policy+" "+c.Endpoint+" "+certSum(c.ServerCertificate))
+		case o.NameLookup != nil:
+			out = append(out, fmt.Sprint(*o.NameLookup))
 		}
 	}
 	return out
+}
+
+func certSum(c *otaudit.Certificate) string {
+	if c == nil {
+		return "-"
+	}
+	return c.SHA256
 }
 
 func itoa(n int64) string { return string(appendInt(nil, n)) }
