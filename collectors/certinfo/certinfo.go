@@ -1,9 +1,9 @@
 // Package certinfo describes X.509 certificates for the checks: subject,
 // issuer, validity, whether self-signed, key size, signature algorithm and
 // thumbprint. The active OPC UA collector reads them from endpoint
-// descriptions, the passive collector from OpenSecureChannel messages on
-// the wire; both describe them here, alike. What must not live here: any
-// judgement of a certificate (that is the checks').
+// descriptions, the passive collector from OpenSecureChannel messages and
+// TLS handshakes on the wire; all describe them here, alike. What must not
+// live here: any judgement of a certificate (that is the checks').
 package certinfo
 
 import (
@@ -27,6 +27,16 @@ import (
 // exactly what the audit is for. A certificate crypto/x509 cannot parse is
 // an error.
 func Describe(der []byte) (*otaudit.Certificate, error) {
+	c, err := Parse(der)
+	if err != nil {
+		return nil, err
+	}
+	return DescribeParsed(c), nil
+}
+
+// Parse parses a DER certificate, for a caller that looks at more of it
+// than Describe keeps before describing it with DescribeParsed.
+func Parse(der []byte) (*x509.Certificate, error) {
 	if len(der) == 0 {
 		return nil, errors.New("no certificate")
 	}
@@ -34,7 +44,12 @@ func Describe(der []byte) (*otaudit.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
-	sum := sha256.Sum256(der)
+	return c, nil
+}
+
+// DescribeParsed is Describe for a certificate already parsed.
+func DescribeParsed(c *x509.Certificate) *otaudit.Certificate {
+	sum := sha256.Sum256(c.Raw)
 	return &otaudit.Certificate{
 		Subject:            c.Subject.String(),
 		Issuer:             c.Issuer.String(),
@@ -44,7 +59,7 @@ func Describe(der []byte) (*otaudit.Certificate, error) {
 		KeyBits:            keyBits(c),
 		SignatureAlgorithm: c.SignatureAlgorithm.String(),
 		SHA256:             hex.EncodeToString(sum[:]),
-	}, nil
+	}
 }
 
 // selfSigned: the issuer is the subject and the certificate's own key

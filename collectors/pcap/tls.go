@@ -212,22 +212,23 @@ func (t *tlsStream) message(a *analysis, c *conn, d dir, typ byte, body []byte, 
 		if der == nil {
 			return // a client with no certificate to send
 		}
-		if c.protocol != "anydesk" && isAnyDeskCertificate(der) {
+		cert, err := certinfo.Parse(der)
+		if err != nil {
+			if d == toClient {
+				a.decodeError(f.index, "tls: server certificate: "+err.Error())
+			}
+			return
+		}
+		if c.protocol != "anydesk" && isAnyDeskCertificate(cert) {
 			// A remote-access session, whatever the port said. The
 			// connection keeps this dissector: only its name changes.
 			c.protocol = "anydesk"
 			t.describeSession(c)
 		}
-		if d != toClient {
-			return
+		if d == toClient {
+			t.certificate = certinfo.DescribeParsed(cert)
+			t.report(a, c, f)
 		}
-		cert, err := certinfo.Describe(der)
-		if err != nil {
-			a.decodeError(f.index, "tls: server certificate: "+err.Error())
-			return
-		}
-		t.certificate = cert
-		t.report(a, c, f)
 	case typ == tlsServerHelloDone && d == toClient:
 		t.report(a, c, f)
 	}
@@ -407,11 +408,7 @@ func firstTLSCertificate(b []byte) ([]byte, bool) {
 // isAnyDeskCertificate: AnyDesk clients present self-signed certificates
 // named "AnyDesk Client"; its relays a chain under "AnyNet Root CA"
 // (philandro Software GmbH, AnyDesk's maker).
-func isAnyDeskCertificate(der []byte) bool {
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return false
-	}
+func isAnyDeskCertificate(c *x509.Certificate) bool {
 	return c.Subject.CommonName == "AnyDesk Client" || c.Issuer.CommonName == "AnyNet Root CA" ||
 		slices.Contains(c.Issuer.Organization, "philandro Software GmbH")
 }
